@@ -1,0 +1,63 @@
+"""One exception root; every message says what failed, where, and how to fix it — on one line."""
+
+from __future__ import annotations
+
+
+class ExtractorError(Exception):
+    """Root of every error the extractor reports to a user.
+
+    ``where`` is a location (``config/pipelines/sales.yml:12``, ``sales.orders.updated_at``, an S3 key);
+    ``hint`` says how to fix it. ``str(error)`` is the single line the CLI prints.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        if self.hint:
+            text = f"{text} — {self.hint}"
+        return " ".join(text.split())
+
+
+class ConfigError(ExtractorError):
+    """Configuration is malformed, misspelled, or refers to something that does not exist."""
+
+    exit_code = 2
+
+
+class SourceError(ExtractorError):
+    """MySQL could not be reached, or a table/column is not what the configuration says."""
+
+    exit_code = 3
+
+
+class DataError(SourceError):
+    """A value cannot be represented faithfully (bad encoding, out-of-range value, NULL cursor policy)."""
+
+
+class LakeError(ExtractorError):
+    """The lake (S3 or the local directory) refused or lost a read or write."""
+
+    exit_code = 4
+
+
+class StateError(LakeError):
+    """A watermark is missing, corrupt, or changed under us (conditional write failed)."""
+
+
+class LockError(StateError):
+    """Another extractor holds the table's lock."""
+
+    exit_code = 5
+
+
+class WarehouseError(ExtractorError):
+    """dbt or the warehouse connection failed."""
+
+    exit_code = 6
