@@ -16,11 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-_spec = importlib.util.spec_from_file_location("mysql_server", ROOT / "scripts" / "mysql_server.py")
+_spec = importlib.util.spec_from_file_location("mysql_server_script", ROOT / "scripts" / "mysql_server.py")
 assert _spec and _spec.loader
-mysql_server = importlib.util.module_from_spec(_spec)
-sys.modules["mysql_server"] = mysql_server
-_spec.loader.exec_module(mysql_server)
+mysql_server_script = importlib.util.module_from_spec(_spec)
+sys.modules["mysql_server_script"] = mysql_server_script
+_spec.loader.exec_module(mysql_server_script)
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,10 @@ class MySQLDatabase:
 def mysql_server() -> Iterator[object]:
     """A MySQL-compatible server over TCP: the one configured/running, or a throwaway MariaDB."""
     tmp = Path(tempfile.mkdtemp(prefix="extractor-mariadb-"))
-    server = mysql_server_module().ensure(tmp)
+    server = mysql_server_script.ensure(tmp)
     yield server
     if server.started_here:
-        mysql_server_module().stop(tmp)
-
-
-def mysql_server_module():  # noqa: ANN201 - tiny indirection so fixtures read well
-    return mysql_server
+        mysql_server_script.stop(tmp)
 
 
 @pytest.fixture
