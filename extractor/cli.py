@@ -6,8 +6,11 @@ the error's ``exit_code`` (see :class:`_Group`); tracebacks and locals are never
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,8 +21,9 @@ import yaml
 from typer.core import TyperGroup
 
 from extractor import __version__
-from extractor.config import Project, SourceConnection, TargetConnection, load_project
+from extractor.config import Pipeline, Project, SourceConnection, TargetConnection, adhoc_pipeline, load_project
 from extractor.errors import ConfigError, ExtractorError, SourceError, WarehouseError
+from extractor.pipeline import RunReport, SyncOptions
 
 
 class _Group(TyperGroup):
@@ -45,9 +49,6 @@ config_app = typer.Typer(help="Inspect and validate pipeline configuration.", no
 connections_app = typer.Typer(help="List, show and test connections.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(connections_app, name="connections")
-# LEAD: register the remaining commands here — sub-apps (`watermark_app`, `sample_app`, `dbt_app`) with
-# `app.add_typer(x_app, name="x")`; single commands (`sync`, `run`, `s3clean`) with `@app.command()` in
-# their section below. Reuse ConfigDirOption / EnvOption / JsonOption, `_project()` and `_emit()`.
 
 ConfigDirOption = Annotated[
     Path | None,
@@ -271,7 +272,407 @@ def _check_duckdb(conn: TargetConnection) -> str:
     return f"duckdb {row[0] if row else '?'} at {path}"
 
 
-# ------------------------------------------------- LEAD: sync · watermark · s3clean · run · sample · dbt
+# ------------------------------------------------------------------------------------------------- sync
+
+PipelineOption = Annotated[str | None, typer.Option("--pipeline", "-p", help="Pipeline name (config/pipelines).")]
+TablesOption = Annotated[
+    list[str] | None, typer.Option("--table", "-t", help="Only these tables (repeatable); db.table in ad-hoc mode.")
+]
+
+
+def _pipeline(project: Project, name: str | None) -> Pipeline:
+    if not name:
+        names = ", ".join(sorted(project.pipelines)) or "none defined"
+        raise ConfigError("--pipeline is required", hint=f"pipelines: {names}")
+    return project.pipeline(name)
+
+
+def _progress_printer(enabled: bool) -> tuple[Any, Any]:
+    """A rich progress display fed by the pipeline's per-page callback (terminal only)."""
+    if not enabled:
+        return None, contextlib.nullcontext()
+    from rich.progress import Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), TextColumn("{task.fields[rows]:>12,} rows"),
+                        TextColumn("{task.fields[files]:>4} files"), TextColumn("{task.fields[rate]:>10} rows/s"),
+                        TimeElapsedColumn(), transient=True)
+    tasks: dict[str, Any] = {}
+    started: dict[str, float] = {}
+
+    def update(table: str, rows: int, files: int) -> None:
+        if table not in tasks:
+            tasks[table] = progress.add_task(table, total=None, rows=0, files=0, rate="")
+            started[table] = time.monotonic()
+        elapsed = max(time.monotonic() - started[table], 1e-6)
+        progress.update(tasks[table], rows=rows, files=files, rate=f"{rows / elapsed:,.0f}")
+
+    return update, progress
+
+
+def _report_text(report: RunReport) -> str:
+    rows = []
+    for t in report.tables:
+        rows.append({
+            "table": t.table, "strategy": t.strategy, "phase": t.phase or "-", "status": t.status,
+            "rows": f"{t.rows:,}" if not report.dry_run else f"~{t.estimated_rows or 0:,}",
+            "files": t.files, "seconds": f"{t.seconds:.2f}", "rows/s": f"{t.rows_per_second:,.0f}",
+            "position": t.position_after or t.position_before or "-",
+        })
+    keys = ["table", "strategy", "phase", "status", "rows", "files", "seconds", "rows/s", "position"]
+    lines = [_columns([{k: k for k in keys}, *rows], keys)]
+    for t in report.tables:
+        if t.status == "success" and t.rows == 0 and not t.adopted_files:
+            lines.append(f"{t.table}: 0 rows — nothing changed since {t.position_before or 'the last run'}")
+        for w in t.warnings:
+            lines.append(f"warning: {t.table}: {w}")
+        if t.null_cursor_rows:
+            lines.append(f"note: {t.table}: {t.null_cursor_rows} row(s) with a NULL cursor")
+        for col, n in t.zero_dates.items():
+            lines.append(f"note: {t.table}.{col}: {n} zero date(s) landed as NULL")
+        if t.error:
+            lines.append(f"error: {t.table}: {t.error}")
+    verb = "planned" if report.dry_run else "extracted"
+    total = sum(t.rows for t in report.tables)
+    lines.append(f"run {report.run_id}: {verb} {total:,} rows from {len(report.tables)} table(s)"
+                 + ("" if report.ok else " — FAILED"))
+    return "\n".join(lines)
+
+
+def _run_sync(project: Project, pipeline: Pipeline, options: SyncOptions, as_json: bool) -> RunReport:
+    from extractor.pipeline import sync_pipeline
+
+    show = not as_json and sys.stderr.isatty()
+    update, progress = _progress_printer(show)
+    with progress:
+        report = sync_pipeline(project, pipeline, project.source(pipeline.source),
+                               dataclasses.replace(options, progress=update))
+    return report
+
+
+@app.command()
+def sync(
+    pipeline: PipelineOption = None,
+    table: TablesOption = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows per table this run.")] = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Forget the watermark; reload.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan and row estimates; write nothing.")] = False,
+    source: Annotated[str | None, typer.Option("--source", help="Ad-hoc: source connection name.")] = None,
+    target_schema: Annotated[str | None, typer.Option("--target-schema", help="Ad-hoc: lake schema.")] = None,
+    lake: Annotated[str | None, typer.Option("--lake", help="Ad-hoc: lake URL (default ./lake).")] = None,
+    reader: Annotated[str | None, typer.Option("--reader", help="auto | connectorx | pymysql")] = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Extract changed rows into the lake (a pipeline, or ad-hoc tables with --source)."""
+    project = _project(config_dir, env)
+    if reader not in (None, "auto", "connectorx", "pymysql"):
+        raise ConfigError(f"unknown reader '{reader}'", where="--reader", hint="use auto, connectorx or pymysql")
+    if source:
+        if pipeline:
+            raise ConfigError("--source (ad-hoc) and --pipeline cannot be combined", hint="pick one")
+        if not target_schema or not table:
+            raise ConfigError("ad-hoc sync needs --target-schema and at least one --table db.table",
+                              hint="e.g. extractor sync --source sales_mysql --target-schema raw --table sales.orders")
+        chosen = adhoc_pipeline(project, source=source, target_schema=target_schema, tables=table,
+                                lake=lake or "./lake")
+        table = None
+    else:
+        chosen = _pipeline(project, pipeline)
+    options = SyncOptions(tables=table, limit=limit, full_refresh=full_refresh, dry_run=dry_run, reader=reader)
+    report = _run_sync(project, chosen, options, as_json)
+    _emit(report.to_dict(), as_json, _report_text(report))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+# -------------------------------------------------------------------------------------------- watermark
+
+watermark_app = typer.Typer(help="Read and edit watermarks (the lake's record of what was extracted).",
+                            no_args_is_help=True)
+app.add_typer(watermark_app, name="watermark")
+TableOption = Annotated[str, typer.Option("--table", "-t", help="Table name (its key under tables:).")]
+
+
+def _store(project: Project, pipeline_name: str | None, table_name: str) -> tuple[Any, Any, Any]:
+    from extractor.lake import TableLayout, open_lake
+    from extractor.state import WatermarkStore
+
+    pipe = _pipeline(project, pipeline_name)
+    table = pipe.table(table_name)
+    storage = open_lake(pipe.lake)
+    layout = TableLayout(pipe.source, table.source_db, pipe.target_schema, table.target)
+    return storage, layout, WatermarkStore(storage, layout)
+
+
+def _watermark_summary(table: str, wm: Any) -> dict[str, Any]:
+    if wm is None:
+        return {"table": table, "phase": "-", "position": "(none: next run starts with a full load)"}
+    position = wm.snapshot.last_key if wm.phase == "snapshot" else wm.cursor.position()
+    return {
+        "table": table, "strategy": wm.strategy, "phase": wm.phase,
+        "position": ", ".join(str(v) for v in position) if position else "-",
+        "status": wm.mysql.status or "-", "last_run": wm.mysql.last_run_id or "-",
+        "rows": wm.mysql.rows_extracted, "pending_files": len(wm.pending_files),
+        "updated_at": wm.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+@watermark_app.command("get")
+def watermark_get(pipeline: PipelineOption = None, table: TableOption = ..., config_dir: ConfigDirOption = None,
+                  env: EnvOption = None, as_json: JsonOption = False) -> None:
+    """Show one table's watermark (``--json``: the whole document)."""
+    project = _project(config_dir, env)
+    _, _, store = _store(project, pipeline, table)
+    wm, _ = store.load()
+    if as_json:
+        typer.echo(wm.to_json().decode() if wm else "null")
+    else:
+        _emit(_watermark_summary(table, wm), False)
+
+
+@watermark_app.command("list")
+def watermark_list(pipeline: PipelineOption = None, config_dir: ConfigDirOption = None, env: EnvOption = None,
+                   as_json: JsonOption = False) -> None:
+    """Every table's watermark in a pipeline."""
+    project = _project(config_dir, env)
+    pipe = _pipeline(project, pipeline)
+    rows = []
+    for name in pipe.tables:
+        _, _, store = _store(project, pipe.name, name)
+        wm, _ = store.load()
+        rows.append(_watermark_summary(name, wm))
+    keys = ["table", "strategy", "phase", "status", "rows", "pending_files", "position"]
+    _emit(rows, as_json, _columns([{k: k for k in keys}, *rows], keys))
+
+
+@watermark_app.command("set")
+def watermark_set(
+    pipeline: PipelineOption = None, table: TableOption = ...,
+    value: Annotated[str, typer.Option("--value", help="Cursor value (ISO timestamp, integer or text).")] = ...,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Id tuple after the cursor (repeatable).")] = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Move a table's cursor (the next run reads rows after it), under the table's lock."""
+    from extractor.state import TableLock, Watermark
+
+    project = _project(config_dir, env)
+    pipe = _pipeline(project, pipeline)
+    cfg = pipe.table(table)
+    storage, layout, store = _store(project, pipe.name, table)
+    with TableLock(storage, layout, owner=f"watermark-set:{socket.gethostname()}", ttl_seconds=300):
+        wm, token = store.load()
+        if wm is None:
+            wm = Watermark.new(table=table, pipeline=pipe.name, strategy=_known_strategy(cfg),
+                               cursor_column=cfg.cursor_column, id_columns=list(cfg.id_columns))
+        wm.phase = "incremental"
+        if wm.strategy == "id":
+            wm.cursor.last_ids = [_parse_value(v) for v in [value, *(ids or [])]]
+        else:
+            wm.cursor.last_value = _parse_value(value)
+            wm.cursor.last_ids = [_parse_value(v) for v in ids] if ids else None
+        store.save(wm, token)
+    _emit(_watermark_summary(table, wm), as_json)
+
+
+def _known_strategy(cfg: Any) -> str:
+    if cfg.cdc_strategy == "auto":
+        raise ConfigError("ad-hoc tables have no stored strategy yet", hint="run a sync first")
+    return str(cfg.cdc_strategy)
+
+
+def _parse_value(text: str) -> Any:
+    """ISO timestamps become datetimes, integers ints; anything else stays text."""
+    from datetime import datetime
+
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return text
+
+
+@watermark_app.command("reset")
+def watermark_reset(
+    pipeline: PipelineOption = None, table: TableOption = ...,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """Delete a table's watermark: its next run starts again with a full load."""
+    from extractor.state import TableLock
+
+    project = _project(config_dir, env)
+    storage, layout, store = _store(project, pipeline, table)
+    if not yes and not typer.confirm(f"reset the watermark of {layout.display}? Its next run reloads everything"):
+        raise typer.Exit(1)
+    with TableLock(storage, layout, owner=f"watermark-reset:{socket.gethostname()}", ttl_seconds=300):
+        store.delete()
+    typer.echo(f"reset {layout.display}: the next sync starts with a full load")
+
+
+# ---------------------------------------------------------------------------------------------- s3clean
+
+s3clean_app = typer.Typer(help="Delete lake files the warehouse has acknowledged, after a retention.",
+                          no_args_is_help=True)
+app.add_typer(s3clean_app, name="s3clean")
+OlderThanOption = Annotated[str, typer.Option("--older-than", help="Retention: 7d, 12h, 30m.")]
+
+
+def _cleanup_plans(project: Project, pipeline: str | None, tables: list[str] | None, older_than: str) -> list:
+    from datetime import UTC, datetime
+
+    from extractor.cleanup import parse_duration, plan_cleanup
+
+    pipe = _pipeline(project, pipeline)
+    retention = parse_duration(older_than)
+    plans = []
+    for name in tables or list(pipe.tables):
+        storage, layout, store = _store(project, pipe.name, name)
+        wm, _ = store.load()
+        plans.append((name, storage, layout, plan_cleanup(storage, layout, wm, older_than=retention,
+                                                          now=datetime.now(UTC))))
+    return plans
+
+
+def _plan_rows(plans: list) -> list[dict[str, Any]]:
+    rows = []
+    for name, _storage, _layout, plan in plans:
+        rows += [{"table": name, "action": "delete", "key": o.key, "size": o.size, "reason": "acknowledged"}
+                 for o in plan.delete]
+        rows += [{"table": name, "action": "keep", "key": o.key, "size": o.size, "reason": why}
+                 for o, why in plan.keep]
+    return rows
+
+
+@s3clean_app.command("list")
+def s3clean_list(pipeline: PipelineOption = None, table: TablesOption = None,
+                 older_than: OlderThanOption = "7d", config_dir: ConfigDirOption = None, env: EnvOption = None,
+                 as_json: JsonOption = False) -> None:
+    """Show which files would be deleted and which are kept (and why)."""
+    rows = _plan_rows(_cleanup_plans(_project(config_dir, env), pipeline, table, older_than))
+    keys = ["table", "action", "size", "reason", "key"]
+    _emit(rows, as_json, _columns([{k: k for k in keys}, *rows], keys) if rows else "no files")
+
+
+@s3clean_app.command("clean")
+def s3clean_clean(
+    pipeline: PipelineOption = None, table: TablesOption = None, older_than: OlderThanOption = "7d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be deleted; delete nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Do not ask for confirmation.")] = False,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Delete acknowledged files older than the retention (under each table's lock)."""
+    from extractor.cleanup import execute_cleanup
+    from extractor.state import TableLock
+
+    project = _project(config_dir, env)
+    plans = _cleanup_plans(project, pipeline, table, older_than)
+    doomed = [r for r in _plan_rows(plans) if r["action"] == "delete"]
+    if dry_run or not doomed:
+        _emit(doomed, as_json, "\n".join(f"would delete {r['key']} ({r['size']} bytes)" for r in doomed)
+              or "nothing to delete")
+        return
+    if not force and not typer.confirm(f"delete {len(doomed)} file(s)?"):
+        raise typer.Exit(1)
+    deleted = 0
+    for name, storage, layout, _ in plans:
+        with TableLock(storage, layout, owner=f"s3clean:{socket.gethostname()}", ttl_seconds=600):
+            # Re-plan under the lock: a sync may have run since the first look.
+            fresh = _cleanup_plans(project, pipeline, [name], older_than)[0][3]
+            deleted += execute_cleanup(storage, fresh)
+    _emit({"deleted": deleted}, as_json, f"deleted {deleted} file(s)")
+
+
+# ------------------------------------------------------------------------------------------------- lock
+
+lock_app = typer.Typer(help="Inspect and break table locks.", no_args_is_help=True)
+app.add_typer(lock_app, name="lock")
+
+
+@lock_app.command("break")
+def lock_break(
+    table: Annotated[str, typer.Argument(help="schema.table as printed in the lock error, or a table name")],
+    pipeline: PipelineOption = None, config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """Remove a table's lock left by a dead extractor (make sure none is running)."""
+    from extractor.state import break_lock
+
+    project = _project(config_dir, env)
+    name = table.split(".")[-1]
+    candidates = [p for p in project.pipelines.values() if (not pipeline or p.name == pipeline)
+                  and any(t.target == name or t.name == name for t in p.tables.values())
+                  and ("." not in table or p.target_schema == table.split(".")[0])]
+    if len(candidates) != 1:
+        raise ConfigError(f"cannot tell which pipeline's table '{table}' is meant ({len(candidates)} match)",
+                          hint="pass --pipeline NAME")
+    pipe = candidates[0]
+    cfg = next(t for t in pipe.tables.values() if t.target == name or t.name == name)
+    storage, layout, _ = _store(project, pipe.name, cfg.name)
+    holder = break_lock(storage, layout)
+    typer.echo(f"broke lock of {layout.display} held by run {holder.run_id} (pid {holder.pid} on {holder.host})"
+               if holder else f"{layout.display} was not locked")
+
+
+# ----------------------------------------------------------------------------------------------- sample
+
+sample_app = typer.Typer(help="The sample `sales` database for the demo, tests and benchmarks.",
+                         no_args_is_help=True)
+app.add_typer(sample_app, name="sample")
+SampleSourceOption = Annotated[str, typer.Option("--source", help="Source connection to create it on.")]
+DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database name (default: the source's).")]
+
+
+def _admin_connection(project: Project, source: str) -> Any:
+    from extractor import mysql
+
+    conn = project.source(source)
+    return conn, mysql.connect(conn.model_copy(update={"database": None}))
+
+
+@sample_app.command("create")
+def sample_create(
+    orders: Annotated[int, typer.Option("--orders", min=1, help="Orders to generate (the rest scales).")] = 5000,
+    source: SampleSourceOption = "sales_mysql", database: DatabaseOption = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """(Re)create the sample database with deterministic generated data."""
+    from extractor import sample
+
+    project = _project(config_dir, env)
+    conn_cfg, conn = _admin_connection(project, source)
+    db = database or conn_cfg.database or "sales"
+    try:
+        started = time.monotonic()
+        counts = sample.create(conn, db, sample.SampleSize.scaled(orders))
+    finally:
+        conn.close()
+    _emit({"database": db, "rows": counts, "seconds": round(time.monotonic() - started, 2)}, as_json,
+          f"created {db}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+@sample_app.command("mutate")
+def sample_mutate(
+    seed: Annotated[int, typer.Option("--seed", help="Which round of changes.")] = 1,
+    source: SampleSourceOption = "sales_mysql", database: DatabaseOption = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Apply a round of source changes (tier/address updates, new orders, a deleted product)."""
+    from extractor import sample
+
+    project = _project(config_dir, env)
+    conn_cfg, conn = _admin_connection(project, source)
+    db = database or conn_cfg.database or "sales"
+    try:
+        summary = sample.mutate(conn, db, seed=seed)
+    finally:
+        conn.close()
+    data = dataclasses.asdict(summary)
+    _emit(data, as_json, (
+        f"changed {db}: {len(summary.customers_updated)} customers (3 in the same microsecond), "
+        f"{len(summary.orders_inserted)} new orders, {len(summary.orders_updated)} updated orders, "
+        f"deleted product {summary.product_deleted}"))
+
 
 
 def main() -> None:

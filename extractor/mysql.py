@@ -1,0 +1,241 @@
+"""The control connection: connecting safely, discovering tables, reading bounds and the server clock."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import pymysql
+
+from extractor.errors import SourceError
+from extractor.types import Column
+
+_IDENT = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
+_CURSOR_NAMES = (
+    "updated_at", "modified_at", "last_modified_at", "last_modified", "last_updated_at", "last_updated",
+    "updated_on", "modified_on", "changed_at", "updated", "modified", "changed", "update_time",
+    "modify_time", "mtime", "ts",
+)
+
+
+class SourceLike(Protocol):
+    """What the MySQL helpers need from a configured source (``config.SourceConnection``)."""
+
+    host: str
+    port: int
+    username: str
+    password: Any  # pydantic SecretStr
+    database: str | None
+    connect_timeout: int
+    read_timeout: int
+    options: dict[str, str]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A source table as discovered from ``information_schema``."""
+
+    db: str
+    name: str
+    columns: list[Column]
+    primary_key: list[str] = field(default_factory=list)
+    indexes: dict[str, list[str]] = field(default_factory=dict)
+    engine: str | None = None
+    approx_rows: int | None = None
+    unique_keys: dict[str, list[str]] = field(default_factory=dict)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``; SourceError with a close-match suggestion otherwise."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise SourceError(
+            f"column {name!r} not found", where=f"{self.db}.{self.name}",
+            hint=_suggest(name, [c.name for c in self.columns]),
+        )
+
+
+def secret_value(source: SourceLike) -> str:
+    """The plain password of a source (SecretStr or str)."""
+    password = source.password
+    if password is None:
+        return ""
+    return password.get_secret_value() if hasattr(password, "get_secret_value") else str(password)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every non-empty secret replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def connect(
+    source: SourceLike, database: str | None = None, **pymysql_options: Any,
+) -> pymysql.connections.Connection:
+    """A pymysql connection pinned to UTC, utf8mb4 and autocommit; failures are SourceErrors.
+
+    ``pymysql_options`` go to ``pymysql.connect`` as they are (the pymysql reader passes ``conv``).
+    """
+    password = secret_value(source)
+    where = f"{source.host}:{source.port}"
+    try:
+        conn = pymysql.connect(
+            host=source.host, port=int(source.port), user=source.username, password=password,
+            database=database or source.database or None, charset="utf8mb4", autocommit=True,
+            connect_timeout=source.connect_timeout, read_timeout=source.read_timeout,
+            write_timeout=source.read_timeout, init_command="SET time_zone = '+00:00'", **pymysql_options,
+        )
+    except pymysql.err.MySQLError as exc:
+        raise SourceError(
+            f"cannot connect to MySQL as {source.username!r}: {redact(str(exc), [password])}",
+            where=where, hint="check host, port, credentials and that the server is reachable",
+        ) from None
+    return conn
+
+
+def quote_ident(name: str) -> str:
+    """``name`` backtick-quoted after checking it is a plain identifier (letters, digits, _, $)."""
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise SourceError(
+            f"invalid MySQL identifier {name!r}",
+            hint="identifiers may contain only letters, digits, _ and $ (at most 64 characters)",
+        )
+    return f"`{name}`"
+
+
+def scalar(conn: pymysql.connections.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:
+    """The first column of the first row of ``sql`` (bound ``params``), or None when there is no row."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+def fetchone(
+    conn: pymysql.connections.Connection, sql: str, params: Sequence[Any] | None = None,
+) -> tuple | None:
+    """The first row of ``sql`` (bound ``params``) as a tuple, or None when there is no row."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+    return None if row is None else tuple(row)
+
+
+def oldest_write_transaction(conn: pymysql.connections.Connection) -> datetime | None:
+    """Start (aware UTC) of the oldest other open read-write InnoDB transaction, or None.
+
+    Rows it writes may carry cursor values from before it commits, so an upper bound must stay below it.
+    None also when the user lacks the PROCESS privilege that ``information_schema.INNODB_TRX`` needs;
+    InnoDB refreshes that view at most every 100 ms, which the safety lag covers.
+    """
+    try:
+        started = scalar(
+            conn,
+            "SELECT MIN(trx_started) FROM information_schema.INNODB_TRX"
+            " WHERE trx_is_read_only = 0 AND trx_mysql_thread_id <> CONNECTION_ID()",
+        )
+    except pymysql.err.MySQLError as exc:
+        if exc.args and exc.args[0] in (1227, 1142, 1044):  # access denied to the view
+            return None
+        raise
+    return None if started is None else started.replace(tzinfo=UTC)
+
+
+def server_now(conn: pymysql.connections.Connection) -> datetime:
+    """The server clock, ``NOW(6)`` in the UTC session, as an aware datetime."""
+    value = scalar(conn, "SELECT NOW(6)")
+    return value.replace(tzinfo=UTC)
+
+
+def describe_table(conn: pymysql.connections.Connection, db: str, table: str) -> TableInfo:
+    """Columns (ordinal order), primary key, indexes, engine and row estimate of ``db.table``."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT ENGINE, TABLE_ROWS FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (db, table),
+        )
+        found = cur.fetchone()
+        if found is None:
+            cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (db,))
+            names = [r[0] for r in cur.fetchall()]
+            hint = _suggest(table, names) if names else f"database {db!r} has no tables or does not exist"
+            raise SourceError("table not found", where=f"{db}.{table}", hint=hint)
+        engine, approx_rows = found
+        cur.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, ORDINAL_POSITION, NUMERIC_PRECISION,"
+            " NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, CHARACTER_MAXIMUM_LENGTH,"
+            " CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            (db, table),
+        )
+        columns = [
+            Column(
+                name=r[0], data_type=r[1].lower(), column_type=r[2], nullable=r[3] == "YES",
+                ordinal=int(r[4]),
+                precision=_int(r[5]), scale=_int(r[6]), datetime_precision=_int(r[7]),
+                unsigned="unsigned" in r[2].lower(), charset=r[8], max_length=_int(r[9]),
+                octet_length=_int(r[10]), table=f"{db}.{table}",
+            )
+            for r in cur.fetchall()
+        ]
+        cur.execute(
+            "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+            (db, table),
+        )
+        indexes: dict[str, list[str]] = {}
+        unique: dict[str, list[str]] = {}
+        for index_name, column_name, non_unique in cur.fetchall():
+            indexes.setdefault(index_name, []).append(column_name)
+            if not int(non_unique):
+                unique.setdefault(index_name, []).append(column_name)
+    return TableInfo(
+        db=db, name=table, columns=columns, primary_key=list(indexes.get("PRIMARY", [])),
+        indexes=indexes, engine=engine, approx_rows=_int(approx_rows), unique_keys=unique,
+    )
+
+
+def has_index_prefix(info: TableInfo, columns: Sequence[str]) -> bool:
+    """Whether some index starts with exactly these columns, in this order (so a range scan can use it)."""
+    wanted = [c.lower() for c in columns]
+    return bool(wanted) and any(
+        [c.lower() for c in cols[: len(wanted)]] == wanted for cols in info.indexes.values()
+    )
+
+
+def find_cursor_candidates(info: TableInfo) -> list[str]:
+    """DATETIME/TIMESTAMP columns that look like "last modified" cursors, best first.
+
+    Ranked by name (``updated_at`` before ``modified_at`` … before other ``*_at`` names), then by being
+    NOT NULL, then by having an index that starts with the column.
+    """
+    def rank(col: Column) -> tuple[int, int, int, int]:
+        name = col.name.lower()
+        by_name = _CURSOR_NAMES.index(name) if name in _CURSOR_NAMES else len(_CURSOR_NAMES)
+        return (by_name, int(col.nullable), int(not has_index_prefix(info, [col.name])), col.ordinal)
+
+    candidates = [
+        c for c in info.columns
+        if c.data_type.lower() in ("datetime", "timestamp")
+        and (c.name.lower() in _CURSOR_NAMES or re.search(r"(updated|modified|changed)", c.name.lower()))
+    ]
+    return [c.name for c in sorted(candidates, key=rank)]
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    shown = ", ".join(sorted(choices)[:10])
+    return f"available: {shown}" if shown else "no candidates"
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,655 @@
+"""One table's run, and many tables in dependency order.
+
+A table's run, under its lock:
+
+1. load the watermark; if the previous run crashed, adopt the files it wrote but did not commit
+   (their last cursor tuple is in the Parquet footer) — nothing is re-extracted, nothing duplicated;
+2. mark the run as started (conditional write), resolve the plan and the upper bound;
+3. read pages in key order, write size-bounded Parquet files, and after each file is durable move the
+   watermark to that file's last tuple (conditional write);
+4. write the Redshift COPY manifest of the pending files, then the final watermark.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from extractor import cdc, mysql, writer
+from extractor.config import Pipeline, Project, SourceConnection, TableConfig
+from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
+from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
+from extractor.reader import Reader, open_reader
+from extractor.state import TableLock, Watermark, WatermarkStore
+from extractor.types import Column, arrow_schema
+
+CURSOR_TYPES = {"datetime", "timestamp", "date", "tinyint", "smallint", "mediumint", "int", "bigint"}
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    """What the user asked of this run."""
+
+    tables: list[str] | None = None
+    limit: int | None = None
+    full_refresh: bool = False
+    dry_run: bool = False
+    reader: str | None = None
+    progress: ProgressFn | None = None
+
+
+@dataclass
+class TableResult:
+    """What one table's run did: counts, timings, positions and anything the operator should know."""
+
+    table: str
+    source_table: str
+    strategy: str
+    status: str = "planned"
+    phase: str | None = None
+    rows: int = 0
+    files: int = 0
+    bytes: int = 0
+    tombstones: int = 0
+    seconds: float = 0.0
+    position_before: str | None = None
+    position_after: str | None = None
+    upper_bound: str | None = None
+    estimated_rows: int | None = None
+    null_cursor_rows: int = 0
+    zero_dates: dict[str, int] = field(default_factory=dict)
+    adopted_files: int = 0
+    reader: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def rows_per_second(self) -> float:
+        """Throughput of the read-and-write loop."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RunReport:
+    """What a pipeline run did; also written to ``runs/<run_id>.json`` in the lake."""
+
+    run_id: str
+    pipeline: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    dry_run: bool = False
+    tables: list[TableResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no table failed."""
+        return all(t.status in ("success", "planned") for t in self.tables)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``--json`` and the run report file)."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        data["ok"] = self.ok
+        for t, tr in zip(data["tables"], self.tables, strict=True):
+            t["rows_per_second"] = round(tr.rows_per_second, 1)
+        return data
+
+
+@dataclass(frozen=True)
+class ResolvedTable:
+    """A table's configuration checked against MySQL: strategy, keys and declared columns."""
+
+    config: TableConfig
+    strategy: str
+    cursor: str | None
+    ids: tuple[str, ...]
+    columns: list[Column]
+    fingerprint: str
+    warnings: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Resolution: configuration checked against the live table
+
+
+def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
+    """Check a table's configuration against MySQL; errors name the config file and line."""
+    try:
+        info = mysql.describe_table(conn, table.source_db, table.source_name)
+    except SourceError as err:
+        raise SourceError(err.message, where=table.where("source_table"), hint=err.hint) from None
+    names = {c.name.lower(): c for c in info.columns}
+    strategy = table.cdc_strategy
+    cursor = table.cursor_column
+    warnings: list[str] = []
+
+    def column(name: str, key: str) -> Column:
+        col = names.get(name.lower())
+        if col is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, [c.name for c in info.columns], n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"columns are: {', '.join(c.name for c in info.columns)}"
+            raise ConfigError(f"column '{name}' does not exist in {table.source_table}", where=table.where(key),
+                              hint=hint)
+        return col
+
+    if strategy == "auto":
+        candidates = mysql.find_cursor_candidates(info)
+        cursor = candidates[0] if candidates else None
+        strategy = "timestamp" if cursor else "full_sync"
+        if not info.primary_key:
+            raise ConfigError(f"{table.source_table} has no primary key, so rows cannot be tracked",
+                              where=table.where(), hint="add a primary key, or use a pipeline file with id_columns")
+    ids = tuple(table.id_columns) or tuple(info.primary_key)
+    if not ids:
+        raise ConfigError(
+            f"{table.source_table} has no primary key and no id_columns are configured", where=table.where(),
+            hint="set id_columns to a unique, NOT NULL column set",
+        )
+    id_cols = [column(name, "id_columns") for name in ids]
+    ids = tuple(c.name for c in id_cols)
+    if not _is_unique_key(info, ids):
+        raise ConfigError(
+            f"id_columns {list(ids)} of {table.source_table} are not a primary or unique NOT NULL key, so rows "
+            "sharing a cursor value could be lost or duplicated at page boundaries",
+            where=table.where("id_columns"), hint=f"use the primary key {info.primary_key or '(add one)'}",
+        )
+    if strategy in ("hybrid", "timestamp"):
+        if not cursor:
+            raise ConfigError(f"strategy '{strategy}' needs a cursor_column", where=table.where("cdc_strategy"),
+                              hint="set cursor_column to the row's last-modified DATETIME/TIMESTAMP column")
+        cur_col = column(cursor, "cursor_column")
+        cursor = cur_col.name
+        if cur_col.data_type not in CURSOR_TYPES:
+            raise ConfigError(
+                f"cursor_column '{cursor}' is {cur_col.column_type}, which cannot order changes",
+                where=table.where("cursor_column"), hint="use a DATETIME, TIMESTAMP, DATE or integer column",
+            )
+        if not mysql.has_index_prefix(info, [cursor]):
+            warnings.append(
+                f"no index starts with {cursor}: every incremental run scans the whole table — "
+                f"CREATE INDEX ix_{table.source_name}_{cursor} ON {table.source_table} ({', '.join((cursor, *ids))})"
+            )
+    else:
+        cursor = None
+    for required in table.validation.required_columns:
+        column(required, "validation")
+    for name in table.validation.max_null_percentage:
+        column(name, "validation")
+    fingerprint = hashlib.sha256(
+        json.dumps([(c.name, c.column_type, c.nullable) for c in info.columns]).encode()
+    ).hexdigest()[:16]
+    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings))
+
+
+def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
+    """True if some unique index (or the primary key) is covered by ``ids`` and those are NOT NULL."""
+    wanted = {i.lower() for i in ids}
+    nullable = {c.name.lower() for c in info.columns if c.nullable}
+    if wanted & nullable:
+        return False
+    keys = [info.primary_key] if info.primary_key else []
+    keys += list(getattr(info, "unique_keys", {}).values())
+    return any(key and {k.lower() for k in key} <= wanted for key in keys)
+
+
+# ---------------------------------------------------------------------------------------------------
+# One table's run
+
+
+class _TableRun:
+    """The state of one table's run: plan, watermark token, writer and counters."""
+
+    def __init__(self, ctx: _RunContext, table: TableConfig) -> None:
+        self.ctx = ctx
+        self.table = table
+        self.layout = TableLayout(ctx.pipeline.source, table.source_db, ctx.pipeline.target_schema, table.target)
+        self.store = WatermarkStore(ctx.storage, self.layout)
+        self.result = TableResult(table.name, table.source_table, table.cdc_strategy)
+        self.batch_rows = table.batch_rows or ctx.pipeline.defaults.batch_rows
+        self.wm: Watermark | None = None
+        self.token: str | None = None
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        assert self.wm is not None
+        self.wm.updated_at = datetime.now(UTC)
+        self.token = self.store.save(self.wm, self.token)
+
+    def _position(self, rt: ResolvedTable) -> tuple[Any, ...] | None:
+        wm = self.wm
+        assert wm is not None
+        if wm.phase == "snapshot":
+            return tuple(wm.snapshot.last_key) if wm.snapshot.last_key else None
+        if rt.strategy == "id":
+            return tuple(wm.cursor.last_ids) if wm.cursor.last_ids else None
+        if rt.strategy == "full_sync" or wm.cursor.last_value is None:
+            return None
+        return (wm.cursor.last_value, *(wm.cursor.last_ids or ()))
+
+    def _set_position(self, rt: ResolvedTable, phase: str, position: tuple[Any, ...]) -> None:
+        wm = self.wm
+        assert wm is not None
+        if phase == "snapshot":
+            wm.snapshot.last_key = list(position)
+        elif rt.strategy == "id":
+            wm.cursor.last_ids = list(position)
+        elif rt.strategy in ("hybrid", "timestamp"):
+            wm.cursor.last_value = position[0]
+            wm.cursor.last_ids = list(position[1:]) or None
+
+    def _new_watermark(self, rt: ResolvedTable) -> Watermark:
+        now = datetime.now(UTC)
+        wm = Watermark.new(
+            table=self.table.name, pipeline=self.ctx.pipeline.name, strategy=rt.strategy,
+            cursor_column=rt.cursor, id_columns=list(rt.ids), now=now,
+        )
+        wm.phase = "snapshot" if rt.strategy in ("hybrid", "timestamp") else "incremental"
+        return wm
+
+    # -- the run ------------------------------------------------------------------------------------
+
+    def run(self) -> TableResult:
+        started = time.monotonic()
+        try:
+            conn = mysql.connect(self.ctx.source)
+            try:
+                rt = resolve_table(conn, self.table)
+                self.result.strategy = rt.strategy
+                self.result.warnings.extend(rt.warnings)
+                if self.ctx.options.dry_run:
+                    self._plan_only(conn, rt)
+                else:
+                    with TableLock(self.ctx.storage, self.layout, owner=self.ctx.run_id,
+                                   ttl_seconds=self.ctx.pipeline.defaults.lock_ttl_seconds) as lock:
+                        self._extract(conn, rt, lock)
+                    self.result.status = "success"
+            finally:
+                conn.close()
+        except ExtractorError as err:
+            self.result.status = "failed"
+            self.result.error = str(err)
+            self._mark_failed()
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    def _mark_failed(self) -> None:
+        if self.wm is None or self.token is None:
+            return
+        with contextlib.suppress(ExtractorError):
+            self.wm.mysql.status = "failed"
+            self._save()
+
+    def _plan_only(self, conn: Any, rt: ResolvedTable) -> None:
+        wm, _ = self.store.load()
+        self.wm = wm if wm and not self.ctx.options.full_refresh else self._new_watermark(rt)
+        plan = self._plan(conn, rt)
+        self.result.phase = plan.phase if plan else None
+        self.result.position_before = _show(self._position(rt))
+        if plan is not None:
+            sql, params = cdc.page_query(plan, self._position(rt), 1)
+            count_sql = "SELECT COUNT(*) " + sql.rsplit(" ORDER BY ", 1)[0]
+            self.result.estimated_rows = int(mysql.scalar(conn, count_sql, params) or 0)
+        self.result.status = "planned"
+
+    def _plan(self, conn: Any, rt: ResolvedTable) -> cdc.ExtractPlan | None:
+        """The plan for this run: phase, order columns and the upper bound read once now."""
+        wm = self.wm
+        assert wm is not None
+        q = mysql.quote_ident
+        table_sql = f"{q(self.table.source_db)}.{q(self.table.source_name)}"
+        cursor_sql = q(rt.cursor) if rt.cursor else None
+        ids_sql = tuple(q(i) for i in rt.ids)
+        upper: tuple[Any, ...] | None = None
+        if rt.strategy in ("hybrid", "timestamp"):
+            if wm.phase == "snapshot" and wm.snapshot.upper_bound is not None:
+                upper = (wm.snapshot.upper_bound,)
+            else:
+                bound = self._cursor_upper_bound(conn, table_sql, rt)
+                if bound is None:
+                    return None
+                upper = (bound,)
+                if wm.phase == "snapshot":
+                    wm.snapshot.upper_bound = bound
+                    wm.snapshot.started_at = datetime.now(UTC)
+            phase = wm.phase
+        elif rt.strategy == "id":
+            row = mysql.fetchone(conn, f"SELECT {', '.join(ids_sql)} FROM {table_sql} "
+                                       f"ORDER BY {', '.join(f'{c} DESC' for c in ids_sql)} LIMIT 1")
+            if row is None:
+                return None
+            upper, phase = tuple(row), "incremental"
+        else:
+            phase = "full"
+        self.result.upper_bound = _show(upper)
+        return cdc.ExtractPlan(table_sql, rt.strategy, phase, cursor_sql, ids_sql, rt.cursor, rt.ids, upper)  # type: ignore[arg-type]
+
+    def _cursor_upper_bound(self, conn: Any, table_sql: str, rt: ResolvedTable) -> Any:
+        """``min(MAX(cursor), NOW(6) - safety_lag, start of the oldest open write transaction)``."""
+        cursor_sql = mysql.quote_ident(rt.cursor or "")
+        max_value = mysql.scalar(conn, f"SELECT MAX({cursor_sql}) FROM {table_sql}")
+        if max_value is None:
+            return None
+        lag = timedelta(seconds=self.ctx.pipeline.defaults.safety_lag_seconds)
+        now = mysql.server_now(conn).replace(tzinfo=None)
+        limit = now - lag
+        oldest = mysql.oldest_write_transaction(conn)
+        if oldest is not None and oldest.replace(tzinfo=None) - timedelta(microseconds=1) < limit:
+            limit = oldest.replace(tzinfo=None) - timedelta(microseconds=1)
+            self.result.warnings.append(
+                f"a write transaction open since {oldest.isoformat()} holds the upper bound back to it"
+            )
+        if isinstance(max_value, datetime):
+            return min(max_value, limit)
+        if hasattr(max_value, "year") and not isinstance(max_value, datetime):  # DATE cursor
+            return min(max_value, limit.date())
+        return max_value  # integer cursors (version counters) have no clock to lag behind
+
+    def _recover(self, rt: ResolvedTable) -> None:
+        """Adopt the files a crashed run wrote after its last commit; delete what cannot be adopted."""
+        wm = self.wm
+        assert wm is not None
+        crashed = wm.mysql.last_run_id
+        if wm.mysql.status != "running" or not crashed:
+            return
+        committed = {p.key for p in wm.pending_files}
+        orphans = sorted(
+            (o for o in self.ctx.storage.list(self.layout.data_prefix)
+             if f"__{crashed}__" in o.key and o.key not in committed),
+            key=lambda o: o.key,
+        )
+        adoptable = rt.strategy != "full_sync"
+        expected_seq = 0 if wm.mysql.committed_seq is None else wm.mysql.committed_seq + 1
+        for obj in orphans:
+            found = writer.read_written_file(self.ctx.storage, self.layout, obj.key) if adoptable else None
+            checkpoint = found.checkpoint if found else {}
+            if found and found.seq == expected_seq and checkpoint.get("phase") == wm.phase \
+                    and checkpoint.get("position") is not None:
+                self._set_position(rt, wm.phase, tuple(checkpoint["position"]))
+                wm.pending_files.append(found.pending())
+                wm.mysql.committed_seq = expected_seq
+                wm.mysql.rows_extracted += found.rows
+                expected_seq += 1
+                self.result.adopted_files += 1
+            else:
+                adoptable = False  # a gap: later files cannot be adopted in order
+                self.ctx.storage.delete([obj.key])
+                self.result.warnings.append(f"deleted uncommitted file {obj.key} of crashed run {crashed}")
+        if self.result.adopted_files:
+            self.result.warnings.append(
+                f"adopted {self.result.adopted_files} file(s) written by crashed run {crashed} before its commit"
+            )
+
+    def _extract(self, conn: Any, rt: ResolvedTable, lock: TableLock) -> None:
+        ctx = self.ctx
+        self.wm, self.token = self.store.load()
+        if self.wm is not None and self.wm.strategy != rt.strategy and not ctx.options.full_refresh:
+            raise ConfigError(
+                f"{self.table.name} was extracted with strategy '{self.wm.strategy}', now configured '{rt.strategy}'",
+                where=self.table.where("cdc_strategy"),
+                hint=f"run with --full-refresh --table {self.table.name} to start over with the new strategy",
+            )
+        if self.wm is not None:
+            self._recover(rt)
+        if self.wm is None or ctx.options.full_refresh:
+            keep = self.wm.pending_files if self.wm else []
+            fresh = self._new_watermark(rt)
+            fresh.pending_files = list(keep)
+            if self.wm is not None:
+                fresh.version = self.wm.version
+                fresh.created_at = self.wm.created_at
+            self.wm = fresh
+        wm = self.wm
+        if wm.schema_fingerprint and wm.schema_fingerprint != rt.fingerprint:
+            self.result.warnings.append("source schema changed since the last run (new files carry the new schema)")
+        wm.schema_fingerprint = rt.fingerprint
+        self.result.position_before = _show(self._position(rt))
+        plan = self._plan(conn, rt)
+        # Register the run before writing any file: a crash from here on is recoverable.
+        wm.mysql.last_run_id = ctx.run_id
+        wm.mysql.status = "running"
+        wm.mysql.committed_seq = None
+        self._save()
+        if plan is None:
+            self.result.phase = wm.phase
+            self._finish(rt, files_written=0)
+            return
+        self.result.phase = plan.phase
+        if rt.cursor and plan.phase in ("snapshot", "incremental"):
+            self._check_null_cursors(conn, plan, rt)
+        reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
+        self.result.reader = reader.name
+        schema = _nullable(arrow_schema(rt.columns))
+        file_writer = writer.FileWriter(
+            ctx.storage, self.layout, ctx.run_id, schema,
+            compression=ctx.pipeline.defaults.compression,
+            max_rows=ctx.pipeline.defaults.file_max_rows, max_bytes=ctx.pipeline.defaults.file_max_bytes,
+        )
+        keys: list[pa.Table] = []
+        completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
+        if rt.strategy == "full_sync" and completed:
+            self._write_tombstones(rt, file_writer, schema, keys)
+        written = file_writer.finish()
+        if written is not None:
+            self._commit(rt, plan.phase, written)
+        if plan.phase == "snapshot" and completed:
+            wm.phase = "incremental"
+            wm.cursor.last_value = plan.upper[0] if plan.upper else None
+            wm.cursor.last_ids = None
+            wm.snapshot.finished_at = datetime.now(UTC)
+        if rt.strategy == "full_sync" and completed and keys is not None:
+            self._save_keys(rt, keys)
+        self._finish(rt, files_written=self.result.files)
+
+    def _read_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable,
+                    file_writer: writer.FileWriter, schema: pa.Schema, keys: list[pa.Table],
+                    lock: TableLock) -> bool:
+        """Read and write pages until the range is exhausted (True) or ``--limit`` stops it (False)."""
+        position = self._position(rt) if plan.phase != "full" else None
+        remaining = self.ctx.options.limit
+        while True:
+            limit = self.batch_rows if remaining is None else min(self.batch_rows, remaining)
+            if limit <= 0:
+                return False
+            sql, params = cdc.page_query(plan, position, limit)
+            result = reader.read(rt.columns, sql, params)
+            page = result.table
+            for name, count in result.zero_dates.items():
+                self.result.zero_dates[name] = self.result.zero_dates.get(name, 0) + count
+            if page.num_rows == 0:
+                return True
+            self._validate_page(page, rt)
+            position = cdc.last_position(plan, page)
+            if rt.strategy == "full_sync":
+                keys.append(page.select(list(rt.ids)))
+            checkpoint = {"phase": plan.phase, "position": list(position)}
+            written = file_writer.write(page.cast(schema), checkpoint=checkpoint)
+            self.result.rows += page.num_rows
+            if written is not None:
+                self._commit(rt, plan.phase, written)
+                lock.refresh()
+            if self.ctx.options.progress:
+                self.ctx.options.progress(self.table.name, self.result.rows, self.result.files)
+            if remaining is not None:
+                remaining -= page.num_rows
+            if page.num_rows < limit:
+                return True
+
+    def _commit(self, rt: ResolvedTable, phase: str, written: writer.WrittenFile) -> None:
+        """The file is durable: record it and move the watermark to its last tuple."""
+        wm = self.wm
+        assert wm is not None
+        position = written.checkpoint.get("position") if written.checkpoint else None
+        if position is not None and phase != "full":
+            self._set_position(rt, phase, tuple(position))
+        wm.pending_files.append(written.pending())
+        wm.mysql.committed_seq = written.seq
+        wm.mysql.rows_extracted += written.rows
+        self.result.files += 1
+        self.result.bytes += written.bytes
+        self._save()
+
+    def _finish(self, rt: ResolvedTable, files_written: int) -> None:
+        wm = self.wm
+        assert wm is not None
+        if files_written:
+            manifest = writer.write_manifest(self.ctx.storage, self.layout, self.ctx.run_id, wm.pending_files)
+            wm.load.manifest_key = manifest
+        wm.mysql.status = "success"
+        wm.mysql.finished_at = datetime.now(UTC)
+        wm.mysql.last_run_rows = self.result.rows
+        if wm.cursor.last_value is not None and isinstance(wm.cursor.last_value, datetime):
+            wm.mysql.last_data_timestamp = wm.cursor.last_value
+        self._save()
+        self.result.position_after = _show(self._position(rt))
+        self.result.phase = wm.phase
+
+    def _check_null_cursors(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> None:
+        count = int(mysql.scalar(conn, f"SELECT COUNT(*) FROM {plan.table_sql} WHERE {plan.cursor_sql} IS NULL") or 0)
+        self.result.null_cursor_rows = count
+        if not count:
+            return
+        policy = self.ctx.pipeline.defaults.null_cursor_policy
+        message = (f"{count} row(s) of {self.table.source_table} have NULL {rt.cursor}; "
+                   + ("the initial snapshot reads them, " if plan.phase == "snapshot" else "")
+                   + "but their later changes are invisible to the cursor")
+        if policy == "fail":
+            raise DataError(message, where=f"{self.table.source_table}.{rt.cursor}",
+                            hint="fix the rows, or set defaults.null_cursor_policy: warn, or use full_sync")
+        self.result.warnings.append(message)
+
+    def _validate_page(self, page: pa.Table, rt: ResolvedTable) -> None:
+        for name, max_pct in self.table.validation.max_null_percentage.items():
+            col = next(c.name for c in rt.columns if c.name.lower() == name.lower())
+            pct = 100.0 * page.column(col).null_count / page.num_rows
+            if pct > max_pct:
+                raise DataError(
+                    f"{pct:.1f}% of {col} values are NULL in a batch, above max_null_percentage {max_pct}",
+                    where=f"{self.table.source_table}.{col}",
+                    hint="fix the source data or raise validation.max_null_percentage; nothing was committed",
+                )
+
+    def _write_tombstones(self, rt: ResolvedTable, file_writer: writer.FileWriter, schema: pa.Schema,
+                          keys: list[pa.Table]) -> None:
+        """full_sync: keys present last run and gone now become ``_op = 'D'`` rows."""
+        previous = _read_keys(self.ctx.storage, self.layout.keys_key)
+        if previous is None:
+            return
+        current = pa.concat_tables(keys) if keys else previous.schema.empty_table()
+        gone = previous.join(current, keys=list(rt.ids), join_type="left anti")
+        if gone.num_rows == 0:
+            return
+        arrays = []
+        for f in schema:
+            if f.name in rt.ids:
+                arrays.append(gone.column(f.name).cast(f.type))
+            else:
+                arrays.append(pa.nulls(gone.num_rows, f.type))
+        tomb = pa.Table.from_arrays(arrays, schema=schema)
+        tomb = tomb.append_column("_op", pa.array(["D"] * gone.num_rows, pa.string()))
+        written = file_writer.write(tomb, checkpoint={"phase": "full", "position": None})
+        self.result.tombstones = gone.num_rows
+        if written is not None:
+            self._commit(rt, "full", written)
+
+    def _save_keys(self, rt: ResolvedTable, keys: list[pa.Table]) -> None:
+        schema = _nullable(arrow_schema([c for c in rt.columns if c.name in rt.ids]))
+        table = pa.concat_tables(keys).cast(schema) if keys else schema.empty_table()
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        self.ctx.storage.put_bytes(self.layout.keys_key, sink.getvalue().to_pybytes())
+
+
+def _read_keys(storage: Storage, key: str) -> pa.Table | None:
+    """The key set a full_sync table had at its last complete run (None before the first)."""
+    found = storage.get_bytes(key)
+    return None if found is None else pq.read_table(pa.BufferReader(found[0]))
+
+
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    """Files declare every field nullable: tombstones carry only the key."""
+    return pa.schema([f.with_nullable(True) for f in schema], metadata=schema.metadata)
+
+
+def _show(position: tuple[Any, ...] | None) -> str | None:
+    if position is None:
+        return None
+    return ", ".join(v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v) for v in position)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Many tables
+
+
+@dataclass
+class _RunContext:
+    project: Project | None
+    pipeline: Pipeline
+    source: SourceConnection
+    storage: Storage
+    run_id: str
+    options: SyncOptions
+
+
+def sync_pipeline(project: Project | None, pipeline: Pipeline, source: SourceConnection,
+                  options: SyncOptions = SyncOptions()) -> RunReport:
+    """Extract the pipeline's tables in dependency order, independent ones in parallel."""
+    storage = open_lake(pipeline.lake)
+    run_id = new_run_id()
+    ctx = _RunContext(project, pipeline, source, storage, run_id, options)
+    report = RunReport(run_id=run_id, pipeline=pipeline.name, started_at=datetime.now(UTC), dry_run=options.dry_run)
+    failed: set[str] = set()
+    levels = pipeline.ordered_tables(options.tables)
+    workers = max(1, pipeline.defaults.parallelism)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
+        for level in levels:
+            runnable, skipped = [], []
+            for table in level:
+                blocked = [d for d in table.depends_on if d in failed]
+                (skipped if blocked else runnable).append((table, blocked))
+            for table, blocked in skipped:
+                failed.add(table.name)
+                report.tables.append(TableResult(
+                    table.name, table.source_table, table.cdc_strategy, status="skipped",
+                    error=f"skipped: depends on {', '.join(blocked)}, which failed",
+                ))
+            results = list(pool.map(lambda t: _TableRun(ctx, t[0]).run(), runnable))
+            for result in results:
+                if result.status == "failed":
+                    failed.add(result.table)
+            report.tables.extend(results)
+    report.finished_at = datetime.now(UTC)
+    if not options.dry_run:
+        with contextlib.suppress(ExtractorError):
+            storage.put_bytes(run_key(run_id), json.dumps(report.to_dict(), default=str, indent=2).encode())
+    return report
+
+
+def runner_identity() -> str:
+    """``host:pid`` — who holds a lock, for humans reading a LockError."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextlib.contextmanager
+def _timed() -> Iterator[Callable[[], float]]:
+    start = time.monotonic()
+    yield lambda: time.monotonic() - start
+
+
+__all__ = ["RunReport", "SyncOptions", "TableResult", "resolve_table", "sync_pipeline"]

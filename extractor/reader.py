@@ -1,0 +1,384 @@
+"""Rows → Arrow: a fast connectorx reader and a pure-Python pymysql reader with identical output.
+
+The caller hands over the query *after* the select list (``FROM `db`.`t` WHERE … ORDER BY … LIMIT n``
+with ``%s`` placeholders) and the columns to read; the reader writes the select list itself, because
+what each driver can decode exactly differs. Both return a table that conforms to ``arrow_schema``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pymysql
+import pymysql.converters
+from pymysql.constants import FIELD_TYPE
+
+from extractor import mysql
+from extractor.errors import ConfigError, DataError, SourceError
+from extractor.types import (
+    ZERO_DATE_SENTINEL,
+    Column,
+    ReaderKind,
+    arrow_schema,
+    arrow_type,
+    select_expression,
+)
+
+ReaderChoice = Literal["auto", "connectorx", "pymysql"]
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_FLOAT = re.compile(r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")
+_PLACEHOLDER = re.compile(r"%s|%%|%")
+_ZERO_DATE = r"^\d{4}-00|^\d{4}-\d\d-00"  # '0000-00-00…' and partly zero dates such as '2024-00-10'
+_DATE_KINDS = ("date", "datetime", "timestamp")
+
+# pymysql decoders without the slow Python parsing of dates and decimals: those arrive as text and are
+# parsed column-wise by Arrow (exact for decimals; zero dates are visible as text).
+_PYMYSQL_CONV = {
+    k: v for k, v in pymysql.converters.conversions.items()
+    if k not in (FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP, FIELD_TYPE.DATE, FIELD_TYPE.DECIMAL,
+                 FIELD_TYPE.NEWDECIMAL)
+}
+
+
+@dataclass
+class ReadResult:
+    """One read: the rows as a table conforming to ``arrow_schema(columns)``, and zero dates per column."""
+
+    table: pa.Table
+    zero_dates: dict[str, int] = field(default_factory=dict)
+
+
+class Reader(Protocol):
+    """Reads ``SELECT <columns> <from_sql>`` into Arrow; ``from_sql`` starts with FROM and uses ``%s``."""
+
+    name: str
+
+    def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
+        """Run the query and return every row it yields."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def build_select(columns: Sequence[Column], from_sql: str, reader: ReaderKind) -> str:
+    """``SELECT <select list for reader> <from_sql>``; ``from_sql`` must begin with FROM."""
+    if not columns:
+        raise ValueError("no columns to read")
+    if not from_sql.lstrip()[:5].upper().startswith("FROM") or not from_sql.lstrip()[4:5].isspace():
+        raise ValueError(f"the query must start with FROM, got {from_sql[:40]!r}")
+    select_list = ", ".join(select_expression(c, reader) for c in columns)
+    return f"SELECT {select_list} {from_sql.strip()}"
+
+
+def open_reader(source: mysql.SourceLike, kind: ReaderChoice = "auto") -> Reader:
+    """A reader for ``source``: connectorx (fast) when available and asked for or ``auto``, else pymysql."""
+    if kind not in ("auto", "connectorx", "pymysql"):
+        raise ConfigError(f"unknown reader {kind!r}", hint="use auto, connectorx or pymysql")
+    if kind == "pymysql":
+        return PymysqlReader(source)
+    try:
+        import connectorx  # noqa: F401
+    except ImportError:
+        if kind == "connectorx":
+            hint = "pip install connectorx==0.4.6"
+            raise ConfigError("reader 'connectorx' is not installed", hint=hint) from None
+        return PymysqlReader(source)
+    # connectorx retries a refused login for ~30 s and its errors are terse: check once, quickly, here.
+    # Its session cannot be pinned to UTC, and naive datetime parameters mean UTC wall-clock values:
+    # only a server whose default time zone is UTC compares them correctly with TIMESTAMP columns.
+    conn = mysql.connect(source)
+    try:
+        zones = mysql.fetchone(conn, "SELECT @@global.time_zone, @@system_time_zone")
+        global_tz, system_tz = zones or ("", "")
+    finally:
+        conn.close()
+    if not _is_utc(global_tz, system_tz):
+        if kind == "auto":
+            return PymysqlReader(source)
+        raise ConfigError(
+            f"reader 'connectorx' needs a server whose default time zone is UTC (it is {global_tz}"
+            f"{f' = {system_tz}' if global_tz == 'SYSTEM' else ''})",
+            where=f"{source.host}:{source.port}",
+            hint="use reader: auto or pymysql, or set the server's time_zone to '+00:00'",
+        )
+    return ConnectorxReader(source)
+
+
+def _is_utc(global_tz: str, system_tz: str) -> bool:
+    """Whether a session left at the server default sees UTC (connectorx sessions are)."""
+    utc = {"+00:00", "+0:00", "-00:00", "UTC", "ETC/UTC", "GMT", "ETC/GMT", "UNIVERSAL", "ZULU", "Z",
+           "COORDINATED UNIVERSAL TIME"}
+    zone = (system_tz if global_tz.upper() == "SYSTEM" else global_tz).upper()
+    return zone in utc
+
+
+def _sql_literal(value: Any) -> str:
+    """``value`` as a MySQL literal of its own type — the only place values are spliced into SQL.
+
+    Text and bytes are hex-encoded (nothing in them is ever parsed as SQL); numbers are validated text;
+    dates and times are formatted from the object's fields. Naive datetimes are DATETIME values; aware
+    ones are instants, converted to the session time zone the way a TIMESTAMP column compares them.
+    """
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, Decimal):
+        text = format(value, "f") if value.is_finite() else ""
+        if not _NUMBER.match(text):
+            raise ValueError(f"not a finite decimal: {value!r}")
+        return text
+    if isinstance(value, float):
+        text = repr(value)
+        text = text if "e" in text else f"{text}e0"  # exponent form: MySQL reads it as DOUBLE, not DECIMAL
+        if not _FLOAT.match(text):
+            raise ValueError(f"not a finite float: {value!r}")
+        return text
+    if isinstance(value, str):
+        return f"_utf8mb4 X'{value.encode('utf-8').hex()}'"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"X'{bytes(value).hex()}'"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            utc = value.astimezone(dt.UTC).replace(tzinfo=None)
+            return f"CONVERT_TZ(TIMESTAMP'{_format_datetime(utc)}', '+00:00', @@session.time_zone)"
+        return f"TIMESTAMP'{_format_datetime(value)}'"
+    if isinstance(value, dt.date):
+        return f"DATE'{value.year:04d}-{value.month:02d}-{value.day:02d}'"
+    if isinstance(value, dt.time):
+        return f"TIME'{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}'"
+    if isinstance(value, dt.timedelta):
+        micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+        sign, micros = ("-" if micros < 0 else ""), abs(micros)
+        seconds, micro = divmod(micros, 1_000_000)
+        return f"TIME'{sign}{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}.{micro:06d}'"
+    raise TypeError(f"cannot use a {type(value).__name__} as a query parameter")
+
+
+def _format_datetime(value: dt.datetime) -> str:
+    return (f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+            f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}")
+
+
+def _bind_literals(sql: str, params: Sequence[Any]) -> str:
+    """``sql`` with each ``%s`` replaced by ``_sql_literal(param)`` and ``%%`` by ``%`` (pymysql's rules)."""
+    values = iter(params)
+    used = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal used
+        token = match.group(0)
+        if token == "%%":
+            return "%"
+        if token == "%":
+            raise ValueError("a lone '%' in the query: write '%%' for a literal percent sign")
+        used += 1
+        try:
+            return _sql_literal(next(values))
+        except StopIteration:
+            raise ValueError(f"more %s placeholders than the {len(params)} parameters") from None
+
+    bound = _PLACEHOLDER.sub(replace, sql)
+    if used != len(params):
+        raise ValueError(f"the query has {used} %s placeholders but {len(params)} parameters were given")
+    return bound
+
+
+def _connectorx_uri(source: mysql.SourceLike) -> str:
+    user = urllib.parse.quote(source.username, safe="")
+    password = urllib.parse.quote(mysql.secret_value(source), safe="")
+    database = urllib.parse.quote(source.database or "", safe="")
+    return f"mysql://{user}:{password}@{source.host}:{int(source.port)}/{database}"
+
+
+def _table_of(columns: Sequence[Column]) -> str | None:
+    return columns[0].table or None if columns else None
+
+
+class ConnectorxReader:
+    """The fast path: connectorx reads the rewritten select list; Arrow casts it to the declared schema."""
+
+    name = "connectorx"
+
+    def __init__(self, source: mysql.SourceLike) -> None:
+        self._source = source
+        self._uri = _connectorx_uri(source)
+        self._secrets = [mysql.secret_value(source), self._uri]
+
+    def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
+        """Run the query through connectorx (values inlined by ``_sql_literal``) and conform the result."""
+        import connectorx
+
+        sql = _bind_literals(build_select(columns, from_sql, "connectorx"), params)
+        failure: str | None = None
+        try:
+            raw = connectorx.read_sql(self._uri, sql, return_type="arrow")
+        except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
+            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                raise
+            failure = mysql.redact(f"{type(exc).__name__}: {exc}", self._secrets)
+        if failure is not None:  # raised outside the except block: no chained exception holds the URI
+            raise SourceError(
+                f"connectorx query failed: {failure}",
+                where=_table_of(columns) or f"{self._source.host}:{self._source.port}",
+                hint="retry with reader: pymysql to see whether the data or the driver is at fault",
+            )
+        return _conform_connectorx(raw, columns)
+
+    def close(self) -> None:
+        """Nothing to release: connectorx opens a connection per query."""
+
+
+def _conform_connectorx(raw: pa.Table, columns: Sequence[Column]) -> ReadResult:
+    schema = arrow_schema(list(columns))
+    if raw.num_rows == 0:
+        return ReadResult(schema.empty_table(), {})
+    if raw.num_columns != len(columns):
+        raise SourceError(f"connectorx returned {raw.num_columns} columns for {len(columns)}",
+                          where=_table_of(columns))
+    arrays, zero_dates = [], {}
+    for i, col in enumerate(columns):
+        array, zeros = _cx_column(col, raw.column(i))
+        arrays.append(array)
+        if zeros:
+            zero_dates[col.name] = zeros
+    return ReadResult(pa.Table.from_arrays(arrays, schema=schema), zero_dates)
+
+
+def _cx_column(col: Column, array: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
+    target, kind, zeros = arrow_type(col), col.kind, 0
+    try:
+        if kind in _DATE_KINDS:
+            array = array.cast(pa.int64())
+            is_zero = pc.equal(array, ZERO_DATE_SENTINEL)
+            zeros = pc.sum(is_zero).as_py() or 0
+            if zeros:
+                array = pc.if_else(is_zero, pa.scalar(None, pa.int64()), array)
+            return (array.cast(pa.int32()) if kind == "date" else array).cast(target), zeros
+        if kind == "time":
+            return array.cast(pa.int64()).cast(target), 0
+        return array.cast(target), 0
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        message = f"cannot convert {col.column_type} values to {target}: {exc}"
+        raise DataError(message, where=col.where) from None
+
+
+class PymysqlReader:
+    """The pure-Python path: bound parameters, one page per call, column-wise conversion to Arrow."""
+
+    name = "pymysql"
+
+    def __init__(self, source: mysql.SourceLike) -> None:
+        self._source = source
+        self._conn: pymysql.connections.Connection | None = None
+
+    def _connection(self) -> pymysql.connections.Connection:
+        if self._conn is None or not self._conn.open:
+            self._conn = mysql.connect(self._source, conv=_PYMYSQL_CONV)
+        return self._conn
+
+    def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
+        """Execute with bound ``params`` and convert every returned row."""
+        sql = build_select(columns, from_sql, "pymysql")
+        with self._guard(columns), self._connection().cursor() as cur:
+            cur.execute(sql, _pymysql_params(params))
+            rows = cur.fetchall()
+        return rows_to_result(rows, columns)
+
+    def iter_batches(
+        self, columns: Sequence[Column], from_sql: str, params: Sequence[Any], batch_rows: int = 100_000,
+    ) -> Iterator[ReadResult]:
+        """Stream an unpaginated query in batches (server-side cursor; the connection is busy meanwhile)."""
+        sql = build_select(columns, from_sql, "pymysql")
+        with self._guard(columns), self._connection().cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(sql, _pymysql_params(params))
+            while rows := cur.fetchmany(batch_rows):
+                yield rows_to_result(rows, columns)
+
+    def _guard(self, columns: Sequence[Column]) -> _ErrorGuard:
+        return _ErrorGuard(self._source, columns)
+
+    def close(self) -> None:
+        """Close the connection (a later read reconnects)."""
+        if self._conn is not None and self._conn.open:
+            self._conn.close()
+        self._conn = None
+
+
+class _ErrorGuard:
+    """Turns driver errors during a read into SourceError/DataError naming the table."""
+
+    def __init__(self, source: mysql.SourceLike, columns: Sequence[Column]) -> None:
+        self._source, self._columns = source, columns
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        where = _table_of(self._columns) or f"{self._source.host}:{self._source.port}"
+        if isinstance(exc, UnicodeDecodeError):
+            text_columns = [c.name for c in self._columns if c.kind == "text"]
+            raise DataError(
+                f"a text value is not valid utf8mb4 (bytes {exc.object[exc.start:exc.end]!r})",
+                where=where, hint=f"check the encoding of columns {', '.join(text_columns)}",
+            ) from None
+        if isinstance(exc, pymysql.err.MySQLError):
+            message = mysql.redact(str(exc), [mysql.secret_value(self._source)])
+            raise SourceError(f"query failed: {message}", where=where) from None
+
+
+def _pymysql_params(params: Sequence[Any]) -> tuple[Any, ...]:
+    # The session is UTC: aware datetimes are bound as their UTC wall-clock value.
+    return tuple(_naive_utc(p) if isinstance(p, dt.datetime) else p for p in params)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def rows_to_result(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> ReadResult:
+    """Row tuples from the pymysql select list → a table conforming to ``arrow_schema(columns)``."""
+    schema = arrow_schema(list(columns))
+    if not rows:
+        return ReadResult(schema.empty_table(), {})
+    arrays, zero_dates = [], {}
+    for col, values in zip(columns, zip(*rows, strict=True), strict=True):
+        array, zeros = _py_column(col, values)
+        arrays.append(array)
+        if zeros:
+            zero_dates[col.name] = zeros
+    return ReadResult(pa.Table.from_arrays(arrays, schema=schema), zero_dates)
+
+
+def _py_column(col: Column, values: Sequence[Any]) -> tuple[pa.Array, int]:
+    target, kind = arrow_type(col), col.kind
+    try:
+        if kind in _DATE_KINDS:  # text (see _PYMYSQL_CONV): zero dates are visible as such
+            text = pa.array(values, pa.string())
+            is_zero = pc.fill_null(pc.match_substring_regex(text, _ZERO_DATE), False)
+            zeros = pc.sum(is_zero).as_py() or 0
+            if zeros:
+                text = pc.if_else(is_zero, pa.scalar(None, pa.string()), text)
+            naive = text.cast(pa.date32() if kind == "date" else pa.timestamp("us"))
+            return naive.cast(target), zeros
+        if kind == "decimal":
+            return pa.array(values, pa.string()).cast(target), 0
+        if pa.types.is_decimal(target):  # BIGINT UNSIGNED and BIT(64): Python ints up to 2**64 - 1
+            return pa.array(values, pa.uint64()).cast(target), 0
+        return pa.array(values, target), 0
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) as exc:
+        message = f"cannot convert {col.column_type} values to {target}: {exc}"
+        raise DataError(message, where=col.where) from None

@@ -1,0 +1,208 @@
+"""The one MySQL → Arrow → Redshift type map, and how each reader must select a column.
+
+Schemas are declared from ``information_schema`` (never inferred from values). Redshift has no unsigned
+types, so unsigned integers widen to the next signed type and BIGINT UNSIGNED becomes decimal(20,0);
+DECIMAL wider than 38 digits is kept as exact text (no engine downstream reads decimal256 correctly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyarrow as pa
+
+from extractor.errors import SourceError
+
+ReaderKind = Literal["connectorx", "pymysql"]
+
+#: Lineage columns appended to every lake file (after the source columns, in this order).
+LINEAGE_FIELDS: list[tuple[str, pa.DataType]] = [
+    ("_extracted_at", pa.timestamp("us", tz="UTC")),
+    ("_batch_id", pa.string()),
+    ("_op", pa.string()),
+]
+
+#: Marker the connectorx select list returns for a zero (or partly zero) DATE/DATETIME/TIMESTAMP value.
+ZERO_DATE_SENTINEL = -(1 << 62)
+
+_INT_TYPES: dict[str, tuple[pa.DataType, pa.DataType, str, str]] = {
+    # data_type: (signed arrow, unsigned arrow, signed redshift, unsigned redshift)
+    "tinyint": (pa.int8(), pa.int16(), "SMALLINT", "SMALLINT"),
+    "smallint": (pa.int16(), pa.int32(), "SMALLINT", "INTEGER"),
+    "mediumint": (pa.int32(), pa.int32(), "INTEGER", "INTEGER"),
+    "int": (pa.int32(), pa.int64(), "INTEGER", "BIGINT"),
+    "integer": (pa.int32(), pa.int64(), "INTEGER", "BIGINT"),
+    "bigint": (pa.int64(), pa.decimal128(20, 0), "BIGINT", "NUMERIC(20,0)"),
+}
+_TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
+_SPECIAL_TEXT = {"uuid": 36, "inet4": 15, "inet6": 39}  # MariaDB types read as text: max length
+_BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_GEOMETRY_TYPES = {
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+    "geometrycollection", "geomcollection",
+}
+_TEMPORAL_TYPES = {"date", "datetime", "timestamp", "time", "year"}
+_REDSHIFT_VARCHAR_MAX = 65535
+_REDSHIFT_VARBYTE_MAX = 1024000
+
+
+@dataclass(frozen=True)
+class Column:
+    """One source column as ``information_schema.COLUMNS`` describes it (``data_type`` lower-case)."""
+
+    name: str
+    data_type: str
+    column_type: str
+    nullable: bool = True
+    ordinal: int = 0
+    precision: int | None = None
+    scale: int | None = None
+    datetime_precision: int | None = None
+    unsigned: bool = False
+    charset: str | None = None
+    max_length: int | None = None
+    octet_length: int | None = None
+    table: str = ""
+
+    @property
+    def where(self) -> str:
+        """``db.table.column`` (or just the column) for error messages."""
+        return f"{self.table}.{self.name}" if self.table else self.name
+
+    @property
+    def kind(self) -> str:
+        """The family the type map dispatches on; raises SourceError for a type it does not know."""
+        dt = self.data_type.lower()
+        if dt in _INT_TYPES:
+            return "bigint_unsigned" if dt == "bigint" and self.unsigned else "int"
+        if dt in ("decimal", "numeric", "float", "double", "real", "bit"):
+            return {"numeric": "decimal", "real": "double"}.get(dt, dt)
+        if dt in _TEMPORAL_TYPES:
+            return dt
+        if dt in _TEXT_TYPES:
+            return "text"
+        if dt in _SPECIAL_TEXT:
+            return "special_text"
+        if dt in _BINARY_TYPES:
+            return "binary"
+        if dt in _GEOMETRY_TYPES:
+            return "geometry"
+        raise SourceError(
+            f"unsupported MySQL type {self.column_type or self.data_type!r}",
+            where=self.where,
+            hint="exclude the column or extend extractor/types.py",
+        )
+
+
+def _bit_width(col: Column) -> int:
+    return col.precision or 1
+
+
+def arrow_type(col: Column) -> pa.DataType:
+    """The Arrow type a column is written with in the lake."""
+    kind = col.kind
+    if kind == "int":
+        signed, unsigned, _, _ = _INT_TYPES[col.data_type.lower()]
+        return unsigned if col.unsigned else signed
+    if kind == "bigint_unsigned":
+        return pa.decimal128(20, 0)
+    if kind == "decimal":
+        precision, scale = col.precision or 10, col.scale or 0
+        # Wider than 38 digits: exact decimal text. DuckDB 1.5 reads a Parquet decimal256 as a wrong
+        # DOUBLE and Redshift NUMERIC stops at 38, so a decimal256 column would be unreadable downstream.
+        return pa.decimal128(precision, scale) if precision <= 38 else pa.string()
+    if kind == "bit":
+        return pa.int64() if _bit_width(col) <= 63 else pa.decimal128(20, 0)
+    return {
+        "float": pa.float32(),
+        "double": pa.float64(),
+        "date": pa.date32(),
+        "datetime": pa.timestamp("us"),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "time": pa.duration("us"),
+        "year": pa.int16(),
+        "text": pa.string(),
+        "special_text": pa.string(),
+        "binary": pa.binary(),
+        "geometry": pa.binary(),
+    }[kind]
+
+
+def arrow_schema(cols: list[Column]) -> pa.Schema:
+    """The declared schema: one field per column in the given order; metadata keeps the MySQL type."""
+    fields = [
+        pa.field(c.name, arrow_type(c), nullable=c.nullable, metadata={"mysql_type": c.column_type})
+        for c in cols
+    ]
+    return pa.schema(fields)
+
+
+def redshift_type(col: Column) -> str:
+    """The Redshift column type that COPY … FORMAT AS PARQUET loads this column's Parquet data into."""
+    kind = col.kind
+    if kind == "int":
+        _, _, signed, unsigned = _INT_TYPES[col.data_type.lower()]
+        return unsigned if col.unsigned else signed
+    if kind == "bigint_unsigned":
+        return "NUMERIC(20,0)"
+    if kind == "decimal":
+        precision, scale = col.precision or 10, col.scale or 0
+        return f"NUMERIC({precision},{scale})" if precision <= 38 else f"VARCHAR({precision + 2})"
+    if kind == "bit":
+        return "BIGINT" if _bit_width(col) <= 63 else "NUMERIC(20,0)"
+    if kind == "text":
+        sized = col.data_type.lower() in ("char", "varchar", "enum", "set")
+        if sized and (col.octet_length or col.max_length):
+            length = col.octet_length or 4 * (col.max_length or 0)
+            return f"VARCHAR({min(max(length, 1), _REDSHIFT_VARCHAR_MAX)})"
+        return f"VARCHAR({_REDSHIFT_VARCHAR_MAX})"
+    if kind == "special_text":
+        return f"VARCHAR({_SPECIAL_TEXT[col.data_type.lower()]})"
+    if kind == "binary":
+        if col.data_type.lower() in ("binary", "varbinary") and col.max_length:
+            return f"VARBYTE({min(col.max_length, _REDSHIFT_VARBYTE_MAX)})"
+        return f"VARBYTE({_REDSHIFT_VARBYTE_MAX})"
+    return {
+        "float": "REAL",
+        "double": "DOUBLE PRECISION",
+        "date": "DATE",
+        "datetime": "TIMESTAMP",
+        "timestamp": "TIMESTAMPTZ",
+        "time": "BIGINT",  # microseconds: Parquet duration is a plain INT64 to Redshift
+        "year": "SMALLINT",
+        "geometry": f"VARBYTE({_REDSHIFT_VARBYTE_MAX})",  # WKB; ST_GeomFromWKB in dbt if needed
+    }[kind]
+
+
+def select_expression(col: Column, reader: ReaderKind) -> str:
+    """The SELECT-list expression (aliased to the column name) that ``reader`` can decode exactly.
+
+    connectorx panics or rounds on DECIMAL, zero dates, TIME beyond 24 h and GEOMETRY, and reads
+    TIMESTAMP in the server's time zone, so those are rewritten to text or exact integers.
+    """
+    from extractor.mysql import quote_ident  # here, not at import time: mysql.py imports this module
+
+    q = quote_ident(col.name)
+    kind = col.kind
+    expr = q
+    if kind == "geometry":
+        expr = f"ST_AsWKB({q})"
+    elif kind == "bit":
+        expr = f"CAST({q} AS UNSIGNED)"
+    elif reader == "connectorx":
+        zero = f"MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0"
+        if kind in ("decimal", "special_text") or col.data_type.lower() == "json":  # MySQL 8 JSON type
+            expr = f"CAST({q} AS CHAR)"
+        elif kind == "date":
+            expr = f"IF({zero}, {ZERO_DATE_SENTINEL}, DATEDIFF({q}, '1970-01-01'))"
+        elif kind == "datetime":
+            expr = f"IF({zero}, {ZERO_DATE_SENTINEL}, TIMESTAMPDIFF(MICROSECOND, '1970-01-01', {q}))"
+        elif kind == "timestamp":
+            # UNIX_TIMESTAMP of a TIMESTAMP column is its stored UTC value: no session time zone involved.
+            expr = f"IF({zero}, {ZERO_DATE_SENTINEL}, CAST(UNIX_TIMESTAMP({q}) * 1000000 AS SIGNED))"
+        elif kind == "time":
+            expr = f"CAST(TIME_TO_SEC({q}) * 1000000 AS SIGNED)"
+    elif reader != "pymysql":
+        raise ValueError(f"unknown reader kind {reader!r}")
+    return expr if expr == q else f"{expr} AS {q}"

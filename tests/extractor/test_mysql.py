@@ -1,0 +1,197 @@
+"""The control connection against the real MariaDB: UTC session, discovery, safe errors."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from extractor import mysql
+from extractor.errors import SourceError
+
+
+@dataclass
+class Source:
+    host: str
+    port: int
+    username: str
+    password: SecretStr
+    database: str | None = None
+    connect_timeout: int = 5
+    read_timeout: int = 60
+    options: dict = field(default_factory=dict)
+
+
+def source_for(db, password: str | None = None) -> Source:
+    secret = SecretStr(db.password if password is None else password)
+    return Source(db.host, db.port, db.user, secret, db.database)
+
+
+def test_session_is_utc_utf8mb4_and_autocommit(mysql_db):
+    conn = mysql.connect(source_for(mysql_db))
+    try:
+        assert mysql.scalar(conn, "SELECT @@session.time_zone") == "+00:00"
+        assert mysql.scalar(conn, "SELECT @@character_set_results") == "utf8mb4"
+        assert mysql.scalar(conn, "SELECT @@autocommit") == 1
+        assert mysql.scalar(conn, "SELECT DATABASE()") == mysql_db.database
+        assert mysql.scalar(conn, "SELECT %s", ["😀"]) == "😀"
+    finally:
+        conn.close()
+
+
+def test_wrong_password_is_a_source_error_without_the_password(mysql_db):
+    user, secret = f"u_{uuid.uuid4().hex[:10]}", f"Pw-{uuid.uuid4().hex}"
+    mysql_db.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'")
+    try:
+        good = Source(mysql_db.host, mysql_db.port, user, SecretStr(secret))
+        mysql.connect(good).close()
+        bad = Source(mysql_db.host, mysql_db.port, user, SecretStr(secret + "x"))
+        with pytest.raises(SourceError) as err:
+            mysql.connect(bad)
+        text = str(err.value)
+        assert secret not in text and f"{mysql_db.host}:{mysql_db.port}" in text and "Access denied" in text
+        assert err.value.__cause__ is None and err.value.__suppress_context__
+    finally:
+        mysql_db.execute(f"DROP USER '{user}'@'%'")
+
+
+def test_unreachable_server_names_host_and_port():
+    source = Source("127.0.0.1", 1, "root", SecretStr("hunter2-secret"), connect_timeout=2)
+    with pytest.raises(SourceError) as err:
+        mysql.connect(source)
+    assert "127.0.0.1:1" in str(err.value) and "hunter2-secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["orders", "Order_Items", "t$1", "x" * 64, "2024_sales"])
+def test_quote_ident_accepts_plain_identifiers(name):
+    assert mysql.quote_ident(name) == f"`{name}`"
+
+
+@pytest.mark.parametrize("name", ["", "a`b", "a b", "a;drop", "x" * 65, "naïve", "a.b", None])
+def test_quote_ident_refuses_anything_else(name):
+    with pytest.raises(SourceError):
+        mysql.quote_ident(name)
+
+
+@pytest.fixture
+def orders(mysql_db):
+    mysql_db.execute(
+        """CREATE TABLE orders (
+            tenant_id INT NOT NULL, order_id BIGINT UNSIGNED NOT NULL, amount DECIMAL(12,2),
+            created_at DATETIME(6) NOT NULL, modified_at TIMESTAMP(6) NULL, updated_at DATETIME(6) NOT NULL,
+            note VARCHAR(50) CHARACTER SET latin1,
+            PRIMARY KEY (tenant_id, order_id), KEY ix_updated (updated_at, tenant_id, order_id),
+            KEY ix_note (note)
+        ) ENGINE=InnoDB""",
+        "CREATE TABLE customers (id INT PRIMARY KEY)",
+    )
+    conn = mysql.connect(source_for(mysql_db))
+    yield conn, mysql_db.database
+    conn.close()
+
+
+def test_describe_table_reads_columns_keys_and_indexes(orders):
+    conn, db = orders
+    info = mysql.describe_table(conn, db, "orders")
+    assert (info.db, info.name, info.engine) == (db, "orders", "InnoDB")
+    assert [c.name for c in info.columns] == [
+        "tenant_id", "order_id", "amount", "created_at", "modified_at", "updated_at", "note",
+    ]
+    assert [c.ordinal for c in info.columns] == list(range(1, 8))
+    assert info.primary_key == ["tenant_id", "order_id"]
+    assert info.indexes["ix_updated"] == ["updated_at", "tenant_id", "order_id"]
+    order_id = info.column("order_id")
+    assert order_id.unsigned and order_id.data_type == "bigint" and not order_id.nullable
+    assert order_id.where == f"{db}.orders.order_id"
+    amount = info.column("amount")
+    assert (amount.precision, amount.scale, amount.nullable) == (12, 2, True)
+    assert info.column("created_at").datetime_precision == 6
+    assert info.column("note").charset == "latin1"
+    assert isinstance(info.approx_rows, int)
+
+
+def test_missing_table_suggests_a_close_name(orders):
+    conn, db = orders
+    with pytest.raises(SourceError) as err:
+        mysql.describe_table(conn, db, "order")
+    assert f"{db}.order" in str(err.value) and "'orders'" in str(err.value)
+
+
+def test_missing_column_suggests_a_close_name(orders):
+    conn, db = orders
+    with pytest.raises(SourceError, match="updated_at"):
+        mysql.describe_table(conn, db, "orders").column("updatedat")
+
+
+def test_missing_database_is_a_source_error(orders):
+    conn, _ = orders
+    with pytest.raises(SourceError, match="no tables or does not exist"):
+        mysql.describe_table(conn, "no_such_db_here", "orders")
+
+
+def test_describe_table_binds_names_as_values(orders):
+    conn, db = orders
+    with pytest.raises(SourceError):
+        mysql.describe_table(conn, db, "orders' OR '1'='1")
+
+
+def test_has_index_prefix(orders):
+    conn, db = orders
+    info = mysql.describe_table(conn, db, "orders")
+    assert mysql.has_index_prefix(info, ["updated_at"])
+    assert mysql.has_index_prefix(info, ["updated_at", "tenant_id", "order_id"])
+    assert mysql.has_index_prefix(info, ["tenant_id", "order_id"])
+    assert not mysql.has_index_prefix(info, ["order_id"])
+    assert not mysql.has_index_prefix(info, ["tenant_id", "updated_at"])
+    assert not mysql.has_index_prefix(info, [])
+
+
+def test_cursor_candidates_are_ranked_by_name_then_not_null(orders):
+    conn, db = orders
+    info = mysql.describe_table(conn, db, "orders")
+    assert mysql.find_cursor_candidates(info) == ["updated_at", "modified_at"]
+    assert mysql.find_cursor_candidates(mysql.describe_table(conn, db, "customers")) == []
+
+
+def test_server_now_is_aware_utc(orders):
+    conn, _ = orders
+    now = mysql.server_now(conn)
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
+    assert abs(now - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+def test_scalar_returns_none_without_rows(orders):
+    conn, db = orders
+    assert mysql.scalar(conn, f"SELECT order_id FROM `{db}`.orders WHERE tenant_id = %s", [1]) is None
+    assert mysql.scalar(conn, "SELECT %s + %s", [1, 2]) == 3
+
+
+def test_fetchone_returns_a_tuple_or_none(orders):
+    conn, db = orders
+    assert mysql.fetchone(conn, "SELECT %s, %s", [1, "a"]) == (1, "a")
+    assert mysql.fetchone(conn, f"SELECT * FROM `{db}`.orders") is None
+
+
+def test_oldest_write_transaction_sees_an_open_writer(orders, mysql_db):
+    conn, db = orders
+    before = mysql.oldest_write_transaction(conn)
+    assert before is None or before < datetime.now(UTC)
+    writer = mysql_db.connect()
+    try:
+        with writer.cursor() as cur:
+            cur.execute("SET time_zone = '+00:00'")
+            cur.execute("BEGIN")
+            cur.execute(f"INSERT INTO `{db}`.customers VALUES (1)")
+            cur.execute("SELECT NOW(6)")
+            began = cur.fetchone()[0].replace(tzinfo=UTC)
+        time.sleep(0.2)  # InnoDB refreshes its INNODB_TRX cache at most every 100 ms
+        oldest = mysql.oldest_write_transaction(conn)
+        assert oldest is not None and oldest.tzinfo is not None
+        assert oldest <= began + timedelta(seconds=1)
+    finally:
+        writer.rollback()
+        writer.close()

@@ -1,0 +1,450 @@
+"""Both readers against the real MariaDB: every MySQL type round-trips exactly to the declared schema."""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from pydantic import SecretStr
+
+from extractor import mysql, reader
+from extractor.errors import ConfigError, DataError, SourceError
+from extractor.reader import ConnectorxReader, PymysqlReader, _bind_literals, _sql_literal, open_reader
+from extractor.types import Column, arrow_schema, select_expression
+
+READERS = ["connectorx", "pymysql"]
+
+
+@dataclass
+class Source:
+    host: str
+    port: int
+    username: str
+    password: SecretStr
+    database: str | None = None
+    connect_timeout: int = 5
+    read_timeout: int = 60
+    options: dict = field(default_factory=dict)
+
+
+def source_for(db) -> Source:
+    return Source(db.host, db.port, db.user, SecretStr(db.password), db.database)
+
+
+def wkb_point(x: float, y: float) -> bytes:
+    return struct.pack("<BIdd", 1, 1, x, y)
+
+
+WKB_LINE = struct.pack("<BII4d", 1, 2, 2, 0.0, 0.0, 1.5, -2.25)
+WKB_POLYGON = struct.pack("<BIII10d", 1, 3, 1, 5, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0)
+WKB_MULTIPOINT = struct.pack("<BII", 1, 4, 2) + wkb_point(1, 2) + wkb_point(3, 4)
+
+DDL = """CREATE TABLE every_type (
+    id INT NOT NULL PRIMARY KEY,
+    c_tinyint TINYINT, c_tinyint_u TINYINT UNSIGNED, c_bool BOOL,
+    c_smallint SMALLINT, c_smallint_u SMALLINT UNSIGNED,
+    c_mediumint MEDIUMINT, c_mediumint_u MEDIUMINT UNSIGNED,
+    c_int INT, c_int_u INT UNSIGNED, c_bigint BIGINT, c_bigint_u BIGINT UNSIGNED,
+    c_dec65 DECIMAL(65,30), c_dec38 DECIMAL(38,10), c_dec12 DECIMAL(12,2),
+    c_float FLOAT, c_double DOUBLE,
+    c_bit1 BIT(1), c_bit12 BIT(12), c_bit64 BIT(64),
+    c_date DATE, c_datetime DATETIME, c_datetime3 DATETIME(3), c_datetime6 DATETIME(6),
+    c_timestamp TIMESTAMP NULL, c_timestamp6 TIMESTAMP(6) NULL,
+    c_time TIME, c_time6 TIME(6), c_year YEAR,
+    c_char CHAR(10), c_varchar VARCHAR(100), c_tinytext TINYTEXT, c_text TEXT, c_mediumtext MEDIUMTEXT,
+    c_longtext LONGTEXT, c_latin1 VARCHAR(20) CHARACTER SET latin1,
+    c_binary BINARY(4), c_varbinary VARBINARY(16), c_tinyblob TINYBLOB, c_blob BLOB, c_mediumblob MEDIUMBLOB,
+    c_longblob LONGBLOB,
+    c_enum ENUM('small','large'), c_set SET('a','b','c'), c_json JSON,
+    c_geometry GEOMETRY, c_point POINT, c_linestring LINESTRING, c_polygon POLYGON, c_multipoint MULTIPOINT,
+    c_uuid UUID, c_inet6 INET6
+)"""
+
+GEOMETRY_COLUMNS = {"c_geometry", "c_point", "c_linestring", "c_polygon", "c_multipoint"}
+
+ROW_MAX = {
+    "id": 1, "c_tinyint": 127, "c_tinyint_u": 255, "c_bool": 1, "c_smallint": 32767, "c_smallint_u": 65535,
+    "c_mediumint": 8388607, "c_mediumint_u": 16777215, "c_int": 2147483647, "c_int_u": 4294967295,
+    "c_bigint": 9223372036854775807, "c_bigint_u": Decimal("18446744073709551615"),
+    "c_dec65": "12345678901234567890123456789012345.123456789012345678901234567890",  # > 38 digits: text
+    "c_dec38": Decimal("1234567890123456789012345678.0123456789"), "c_dec12": Decimal("9999999999.99"),
+    "c_float": 1.5, "c_double": 0.1,
+    "c_bit1": 1, "c_bit12": 0xABC, "c_bit64": Decimal(2**64 - 1),
+    "c_date": date(9999, 12, 31), "c_datetime": datetime(2024, 2, 29, 23, 59, 59),
+    "c_datetime3": datetime(2024, 2, 29, 23, 59, 59, 123000),
+    "c_datetime6": datetime(2024, 2, 29, 23, 59, 59, 999999),
+    "c_timestamp": datetime(2038, 1, 19, 3, 14, 7, tzinfo=UTC),
+    "c_timestamp6": datetime(2024, 6, 1, 12, 4, 5, 123456, tzinfo=UTC),
+    "c_time": timedelta(hours=838, minutes=59, seconds=59),
+    "c_time6": -timedelta(hours=838, minutes=59, seconds=59),
+    "c_year": 2155,
+    "c_char": "abc", "c_varchar": "héllo 😀 wörld", "c_tinytext": "quote ' and \\ backslash \" done",
+    "c_text": "x" * 1000, "c_mediumtext": "中文 текст", "c_longtext": "😀" * 100, "c_latin1": "café ÿ",
+    "c_binary": b"\x00\x01\x02\x03", "c_varbinary": b"\x00\xff\x00", "c_tinyblob": b"\x00",
+    "c_blob": bytes(range(256)), "c_mediumblob": b"\xde\xad\xbe\xef" * 100,
+    "c_longblob": b"\x00" * 10 + b"end",
+    "c_enum": "large", "c_set": "a,c", "c_json": '{"k": [1, 2, {"x": null}], "e": "😀"}',
+    "c_geometry": wkb_point(1, 2), "c_point": wkb_point(-1.5, 1e10), "c_linestring": WKB_LINE,
+    "c_polygon": WKB_POLYGON, "c_multipoint": WKB_MULTIPOINT,
+    "c_uuid": "123e4567-e89b-12d3-a456-426614174000", "c_inet6": "2001:db8::1",
+}
+ROW_MIN = {
+    "id": 2, "c_tinyint": -128, "c_tinyint_u": 0, "c_bool": 0, "c_smallint": -32768, "c_smallint_u": 0,
+    "c_mediumint": -8388608, "c_mediumint_u": 0, "c_int": -2147483648, "c_int_u": 0,
+    "c_bigint": -9223372036854775808, "c_bigint_u": Decimal(0),
+    "c_dec65": "-0.000000000000000000000000000001",
+    "c_dec38": Decimal("-9999999999999999999999999999.9999999999"), "c_dec12": Decimal("-0.01"),
+    "c_float": -3.25, "c_double": 1.7976931348623157e308,
+    "c_bit1": 0, "c_bit12": 0, "c_bit64": Decimal(0),
+    "c_date": date(1000, 1, 1), "c_datetime": datetime(1000, 1, 1, 0, 0, 0),
+    "c_datetime3": datetime(1969, 12, 31, 23, 59, 59, 999000),
+    "c_datetime6": datetime(1970, 1, 1, 0, 0, 0, 1),
+    "c_timestamp": datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC),
+    "c_timestamp6": datetime(2024, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
+    "c_time": -timedelta(seconds=1), "c_time6": timedelta(microseconds=1), "c_year": 1901,
+    "c_char": "", "c_varchar": "", "c_tinytext": "", "c_text": "'; DROP TABLE every_type; --",
+    "c_mediumtext": "\\", "c_longtext": "\x00 nul", "c_latin1": "",
+    "c_binary": b"\xff\xff\xff\xff", "c_varbinary": b"", "c_tinyblob": b"", "c_blob": b"\x00",
+    "c_mediumblob": b"", "c_longblob": b"'\\\"",
+    "c_enum": "small", "c_set": "", "c_json": "[]",
+    "c_geometry": WKB_LINE, "c_point": wkb_point(0, 0), "c_linestring": WKB_LINE,
+    "c_polygon": WKB_POLYGON, "c_multipoint": WKB_MULTIPOINT,
+    "c_uuid": "00000000-0000-0000-0000-000000000000", "c_inet6": "::",
+}
+ROW_NULL = {name: None for name in ROW_MAX} | {"id": 3}
+ZERO_INSERTS = {  # rows 4 and 5: zero and partly zero dates (allowed without NO_ZERO_DATE / NO_ZERO_IN_DATE)
+    4: {"c_date": "0000-00-00", "c_datetime": "0000-00-00 00:00:00", "c_datetime3": "2024-00-10 00:00:00",
+        "c_datetime6": "0000-00-00 00:00:00.000000", "c_timestamp": "0000-00-00 00:00:00",
+        "c_timestamp6": "0000-00-00 00:00:00.000000"},
+    5: {"c_date": "2024-05-00", "c_datetime": "2024-01-02 03:04:05"},
+}
+EXPECTED_ZERO_DATES = {"c_date": 2, "c_datetime": 1, "c_datetime3": 1, "c_datetime6": 1, "c_timestamp": 1,
+                       "c_timestamp6": 1}
+
+
+def _insert(db, row: dict) -> None:
+    names = list(row)
+    values = ", ".join("ST_GeomFromWKB(%s)" if n in GEOMETRY_COLUMNS else "%s" for n in names)
+    params = []
+    for name in names:
+        value = row[name]
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            # Inserted in a +05:00 session: the reader must still return the UTC instant.
+            value = value.astimezone(timezone(timedelta(hours=5))).replace(tzinfo=None)
+        params.append(value)
+    conn = db.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET time_zone = '+05:00', sql_mode = ''")
+            cur.execute(f"INSERT INTO every_type ({', '.join(names)}) VALUES ({values})", params)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def every_type(mysql_db):
+    mysql_db.execute(DDL)
+    for row in (ROW_MAX, ROW_MIN, ROW_NULL):
+        _insert(mysql_db, row)
+    for row_id, zeros in ZERO_INSERTS.items():
+        _insert(mysql_db, {"id": row_id} | zeros)
+    conn = mysql.connect(source_for(mysql_db))
+    info = mysql.describe_table(conn, mysql_db.database, "every_type")
+    conn.close()
+    return mysql_db, info
+
+
+def _expected_zero_rows() -> list[dict]:
+    row4 = {name: None for name in ROW_MAX} | {"id": 4}
+    row5 = row4 | {"id": 5, "c_datetime": datetime(2024, 1, 2, 3, 4, 5)}
+    return [row4, row5]
+
+
+@pytest.fixture(params=READERS)
+def read(request, every_type):
+    db, info = every_type
+    rdr = open_reader(source_for(db), request.param)
+    assert rdr.name == request.param
+    yield lambda sql, params=(), columns=None: rdr.read(columns or info.columns, sql, params)
+    rdr.close()
+
+
+def test_every_type_round_trips_exactly(read, every_type):
+    db, info = every_type
+    result = read(f"FROM `{db.database}`.`every_type` ORDER BY `id`")
+    assert result.table.schema.equals(arrow_schema(info.columns), check_metadata=True)
+    rows = result.table.to_pylist()
+    expected = [ROW_MAX, ROW_MIN, ROW_NULL, *_expected_zero_rows()]
+    for got, want in zip(rows, expected, strict=True):
+        for name, value in want.items():
+            assert got[name] == value, (got["id"], name, got[name], value)
+            assert type(got[name]) is type(value) or value is None, (name, type(got[name]))
+    assert result.zero_dates == EXPECTED_ZERO_DATES
+
+
+def test_every_column_of_the_table_is_mapped(every_type):
+    _, info = every_type
+    assert {c.data_type for c in info.columns} >= {
+        "tinyint", "smallint", "mediumint", "int", "bigint", "decimal", "float", "double", "bit", "date",
+        "datetime", "timestamp", "time", "year", "char", "varchar", "tinytext", "text", "mediumtext",
+        "longtext", "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "enum", "set",
+        "geometry", "point", "linestring", "polygon", "multipoint",
+    }
+    assert len(arrow_schema(info.columns)) == len(info.columns) == len(ROW_MAX)
+
+
+def test_where_params_of_every_kind_select_the_right_rows(read, every_type):
+    db, info = every_type
+    table = f"FROM `{db.database}`.`every_type` WHERE "
+    cases = [
+        ("`c_bigint_u` = %s", [18446744073709551615], [1]),
+        ("`c_bigint` = %s", [-9223372036854775808], [2]),
+        ("`c_dec65` = %s", [Decimal(ROW_MAX["c_dec65"])], [1]),
+        ("`c_datetime6` = %s", [datetime(2024, 2, 29, 23, 59, 59, 999999)], [1]),
+        ("`c_timestamp6` = %s", [datetime(2024, 6, 1, 12, 4, 5, 123456, tzinfo=UTC)], [1]),
+        ("`c_timestamp6` = %s", [datetime(2024, 6, 1, 14, 4, 5, 123456, tzinfo=timezone(timedelta(hours=2)))],
+         [1]),
+        ("`c_date` = %s", [date(1000, 1, 1)], [2]),
+        ("`c_time6` = %s", [-timedelta(hours=838, minutes=59, seconds=59)], [1]),
+        ("`c_varchar` = %s", ["héllo 😀 wörld"], [1]),
+        ("`c_text` = %s", ["'; DROP TABLE every_type; --"], [2]),
+        ("`c_latin1` = %s", ["café ÿ"], [1]),
+        ("`c_blob` = %s", [bytes(range(256))], [1]),
+        ("`c_bool` = %s", [True], [1]),
+        ("`c_varchar` IS %s AND `id` > %s", [None, 3], [4, 5]),
+        ("(`c_datetime6`, `id`) > (%s, %s) ORDER BY `c_datetime6`, `id`",
+         [datetime(1970, 1, 1, 0, 0, 0, 1), 2], [1]),
+        ("`c_varchar` LIKE %s AND 1 = 1 %% 2", ["%😀%"], [1]),
+    ]
+    for where, params, ids in cases:
+        result = read(table + where, params)
+        assert result.table.column("id").to_pylist() == ids, where
+
+
+def test_an_empty_result_has_the_declared_schema(read, every_type):
+    db, info = every_type
+    result = read(f"FROM `{db.database}`.`every_type` WHERE `id` > %s", [100])
+    assert result.table.num_rows == 0 and result.table.schema == arrow_schema(info.columns)
+    assert result.zero_dates == {}
+
+
+def test_a_column_subset_in_any_order(read, every_type):
+    db, info = every_type
+    cols = [info.column("c_varchar"), info.column("id")]
+    result = read(f"FROM `{db.database}`.`every_type` WHERE `id` <= %s ORDER BY `id`", [2], cols)
+    assert result.table.to_pylist() == [{"c_varchar": "héllo 😀 wörld", "id": 1}, {"c_varchar": "", "id": 2}]
+
+
+def test_the_query_must_start_with_from(read):
+    with pytest.raises(ValueError, match="FROM"):
+        read("SELECT 1")
+
+
+def test_unknown_table_is_a_source_error(read, every_type):
+    db, info = every_type
+    with pytest.raises(SourceError) as err:
+        read(f"FROM `{db.database}`.`no_such_table`")
+    assert "no_such_table" in str(err.value)
+
+
+# ---- time zones -----------------------------------------------------------------------------------------
+
+
+def test_connectorx_select_list_is_independent_of_the_session_time_zone(every_type):
+    """connectorx cannot pin its session to UTC: its TIMESTAMP expression must not depend on it."""
+    db, info = every_type
+    expr = select_expression(info.column("c_timestamp6"), "connectorx")
+    conn = db.connect()
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '-07:00'")
+        cur.execute(f"SELECT {expr} FROM every_type WHERE id = 1")
+        micros = cur.fetchone()[0]
+    conn.close()
+    assert datetime.fromtimestamp(micros / 1_000_000, UTC) == ROW_MAX["c_timestamp6"]
+
+
+def test_aware_datetime_literal_means_the_same_instant_in_any_session(every_type):
+    db, _ = every_type
+    literal = _sql_literal(datetime(2024, 6, 1, 12, 4, 5, 123456, tzinfo=UTC))
+    conn = db.connect()
+    with conn.cursor() as cur:
+        cur.execute("SET time_zone = '+09:30'")
+        cur.execute(f"SELECT id FROM every_type WHERE c_timestamp6 = {literal}")
+        assert cur.fetchall() == ((1,),)
+    conn.close()
+
+
+# ---- text encodings -------------------------------------------------------------------------------------
+
+
+def test_invalid_text_never_reaches_the_readers(read, mysql_db, every_type):
+    """MariaDB replaces undecodable bytes on write, and converts latin1 to utf8mb4 on read."""
+    db, _ = every_type
+    db.execute("CREATE TABLE enc (id INT, u VARCHAR(10) CHARACTER SET utf8mb4,"
+               " l VARCHAR(10) CHARACTER SET latin1)")
+    conn = db.connect()
+    with conn.cursor() as cur:
+        cur.execute("SET NAMES binary, sql_mode = ''")
+        cur.execute("INSERT INTO enc VALUES (1, X'C328FF', X'C328FF81')")
+    conn.close()
+    cols = [Column("u", "varchar", "varchar(10)", charset="utf8mb4", table=f"{db.database}.enc"),
+            Column("l", "varchar", "varchar(10)", charset="latin1", table=f"{db.database}.enc")]
+    result = read(f"FROM `{db.database}`.`enc`", [], cols)
+    assert result.table.to_pylist() == [{"u": "?(?", "l": "Ã(ÿ\x81"}]
+
+
+def test_undecodable_text_is_a_data_error_naming_the_table(mysql_db, monkeypatch):
+    rdr = PymysqlReader(source_for(mysql_db))
+    mysql_db.execute("CREATE TABLE t (s VARCHAR(5))", "INSERT INTO t VALUES ('a')")
+    cols = [Column("s", "varchar", "varchar(5)", table=f"{mysql_db.database}.t")]
+
+    def broken(*_args):
+        raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    monkeypatch.setattr(reader.pymysql.cursors.Cursor, "fetchall", broken)
+    with pytest.raises(DataError) as err:
+        rdr.read(cols, f"FROM `{mysql_db.database}`.`t`", [])
+    assert f"{mysql_db.database}.t" in str(err.value) and "s" in str(err.value)
+    rdr.close()
+
+
+# ---- secrets --------------------------------------------------------------------------------------------
+
+
+def test_connectorx_errors_never_carry_the_uri_or_password(monkeypatch):
+    secret = "Sup3r/Secr3t@pw"
+    source = Source("127.0.0.1", 3306, "root", SecretStr(secret))
+    rdr = ConnectorxReader(source)
+    import connectorx
+
+    def explode(uri, sql, **_):
+        raise RuntimeError(f"cannot connect to {uri} with password {secret}")
+
+    monkeypatch.setattr(connectorx, "read_sql", explode)
+    with pytest.raises(SourceError) as err:
+        rdr.read([Column("a", "int", "int", table="db.t")], "FROM t", [])
+    assert secret not in str(err.value) and "Sup3r" not in str(err.value)
+    assert err.value.__context__ is None and err.value.__cause__ is None
+
+
+@pytest.mark.parametrize("kind", READERS)
+def test_wrong_password_is_a_source_error_without_the_password(mysql_db, kind):
+    user, secret = f"u_{uuid.uuid4().hex[:10]}", f"Pw-{uuid.uuid4().hex}"
+    mysql_db.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'")
+    try:
+        source = Source(mysql_db.host, mysql_db.port, user, SecretStr(secret + "!"))
+        with pytest.raises(SourceError) as err:
+            open_reader(source, kind).read([Column("a", "int", "int")], "FROM `mysql`.`user`", [])
+        assert secret not in str(err.value) and f"{mysql_db.host}:{mysql_db.port}" in str(err.value)
+    finally:
+        mysql_db.execute(f"DROP USER '{user}'@'%'")
+
+
+# ---- the literal encoder --------------------------------------------------------------------------------
+
+NASTY = [
+    "'; DROP TABLE x; --", "\\", "\\'", "'", '"', "a\\'; SELECT 1; --", "%s", "%%", "{}", "\x00", "\n\r\t",
+    "😀🇫🇷", "中文", "ÿ", "", "` backtick", "0x41", "_utf8mb4 X'41'", "\u202e", "\\x00",
+]
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_string_literals_round_trip_as_values(mysql_db, value):
+    conn = mysql_db.connect(charset="utf8mb4")
+    with conn.cursor() as cur:
+        cur.execute("SELECT " + _sql_literal(value))
+        assert cur.fetchone()[0] == value
+    conn.close()
+
+
+@pytest.mark.parametrize("kind", READERS)
+def test_injection_strings_match_only_themselves_through_both_readers(mysql_db, kind):
+    mysql_db.execute("CREATE TABLE s (id INT PRIMARY KEY, v VARCHAR(100) COLLATE utf8mb4_bin)")
+    conn = mysql_db.connect()
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO s VALUES (%s, %s)", list(enumerate(NASTY)))
+    conn.close()
+    cols = [Column("id", "int", "int", nullable=False), Column("v", "varchar", "varchar(100)")]
+    rdr = open_reader(source_for(mysql_db), kind)
+    for i, value in enumerate(NASTY):
+        result = rdr.read(cols, f"FROM `{mysql_db.database}`.`s` WHERE `v` = %s", [value])
+        assert result.table.to_pylist() == [{"id": i, "v": value}], value
+    rdr.close()
+    assert mysql_db.query("SELECT COUNT(*) FROM s") == [(len(NASTY),)]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0, -1, 18446744073709551615, -9223372036854775808, 10**30, Decimal("-12345.678901234567890"),
+        Decimal("1E+5"), Decimal("0.000001"), 1.5, -2.5e-10, b"\x00'\\\xff", b"",
+        datetime(2024, 2, 29, 23, 59, 59, 999999), datetime(999, 1, 1), date(2024, 1, 2), time(23, 59, 59, 1),
+        timedelta(hours=-838, minutes=-59, seconds=-59), timedelta(hours=838, microseconds=5),
+    ],
+)
+def test_typed_literals_round_trip(mysql_db, value):
+    conn = mysql_db.connect()
+    with conn.cursor() as cur:
+        cur.execute("SELECT " + _sql_literal(value))
+        got = cur.fetchone()[0]
+    conn.close()
+    if isinstance(value, time):
+        got = (datetime.min + got).time()
+    assert got == value
+    if not isinstance(value, int | Decimal):  # MySQL types numeric literals by their digits
+        assert type(got) is type(value)
+
+
+@pytest.mark.parametrize("value", [object(), [1], {"a": 1}, float("nan"), float("inf"), Decimal("NaN"),
+                                   Decimal("-Infinity")])
+def test_other_values_are_refused(value):
+    with pytest.raises((TypeError, ValueError)):
+        _sql_literal(value)
+
+
+def test_bool_and_none_literals():
+    assert (_sql_literal(True), _sql_literal(False), _sql_literal(None)) == ("1", "0", "NULL")
+
+
+def test_placeholders_must_match_params():
+    assert _bind_literals("a = %s AND b LIKE 'x%%'", ["v"]) == "a = _utf8mb4 X'76' AND b LIKE 'x%'"
+    with pytest.raises(ValueError):
+        _bind_literals("a = %s", [])
+    with pytest.raises(ValueError):
+        _bind_literals("a = 1", [1])
+    with pytest.raises(ValueError):
+        _bind_literals("a LIKE 'x%'", [])
+
+
+# ---- streaming ------------------------------------------------------------------------------------------
+
+
+def test_pymysql_streams_batches(every_type):
+    db, info = every_type
+    rdr = PymysqlReader(source_for(db))
+    batches = list(rdr.iter_batches(info.columns, f"FROM `{db.database}`.`every_type` ORDER BY `id`", [], 2))
+    assert [b.table.num_rows for b in batches] == [2, 2, 1]
+    assert pa.concat_tables(b.table for b in batches).column("id").to_pylist() == [1, 2, 3, 4, 5]
+    assert sum(b.zero_dates.get("c_date", 0) for b in batches) == 2
+    rdr.close()
+
+
+@pytest.mark.parametrize(
+    ("global_tz", "system_tz", "utc"),
+    [("SYSTEM", "UTC", True), ("+00:00", "CET", True), ("UTC", "", True), ("SYSTEM", "CET", False),
+     ("Europe/London", "UTC", False), ("+05:00", "UTC", False)],
+)
+def test_connectorx_needs_a_utc_server_default(global_tz, system_tz, utc):
+    assert reader._is_utc(global_tz, system_tz) is utc
+
+
+def test_auto_falls_back_to_pymysql_when_the_server_default_is_not_utc(mysql_db, monkeypatch):
+    monkeypatch.setattr(reader.mysql, "fetchone", lambda *_a, **_k: ("SYSTEM", "CET"))
+    assert open_reader(source_for(mysql_db), "auto").name == "pymysql"
+    with pytest.raises(ConfigError, match="UTC"):
+        open_reader(source_for(mysql_db), "connectorx")

@@ -1,0 +1,134 @@
+"""The MySQL → Arrow → Redshift map: every MySQL type has one declared Arrow and Redshift type."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from extractor.errors import SourceError
+from extractor.types import (
+    LINEAGE_FIELDS,
+    Column,
+    arrow_schema,
+    arrow_type,
+    redshift_type,
+    select_expression,
+)
+
+
+def col(data_type: str, column_type: str | None = None, **kw) -> Column:
+    return Column(name="c", data_type=data_type, column_type=column_type or data_type, table="db.t", **kw)
+
+
+CASES = [
+    # (column, arrow, redshift)
+    (col("tinyint", "tinyint(4)"), pa.int8(), "SMALLINT"),
+    (col("tinyint", "tinyint(1)"), pa.int8(), "SMALLINT"),  # BOOL stays an integer
+    (col("tinyint", "tinyint(3) unsigned", unsigned=True), pa.int16(), "SMALLINT"),
+    (col("smallint"), pa.int16(), "SMALLINT"),
+    (col("smallint", unsigned=True), pa.int32(), "INTEGER"),
+    (col("mediumint"), pa.int32(), "INTEGER"),
+    (col("mediumint", unsigned=True), pa.int32(), "INTEGER"),
+    (col("int"), pa.int32(), "INTEGER"),
+    (col("int", unsigned=True), pa.int64(), "BIGINT"),
+    (col("bigint"), pa.int64(), "BIGINT"),
+    (col("bigint", "bigint(20) unsigned", unsigned=True), pa.decimal128(20, 0), "NUMERIC(20,0)"),
+    (col("decimal", "decimal(12,2)", precision=12, scale=2), pa.decimal128(12, 2), "NUMERIC(12,2)"),
+    (col("decimal", "decimal(38,10)", precision=38, scale=10), pa.decimal128(38, 10), "NUMERIC(38,10)"),
+    (col("decimal", "decimal(65,30)", precision=65, scale=30), pa.string(), "VARCHAR(67)"),
+    (col("float"), pa.float32(), "REAL"),
+    (col("double"), pa.float64(), "DOUBLE PRECISION"),
+    (col("bit", "bit(1)", precision=1), pa.int64(), "BIGINT"),
+    (col("bit", "bit(63)", precision=63), pa.int64(), "BIGINT"),
+    (col("bit", "bit(64)", precision=64), pa.decimal128(20, 0), "NUMERIC(20,0)"),
+    (col("date"), pa.date32(), "DATE"),
+    (col("datetime", "datetime(6)", datetime_precision=6), pa.timestamp("us"), "TIMESTAMP"),
+    (col("datetime", "datetime", datetime_precision=0), pa.timestamp("us"), "TIMESTAMP"),
+    (col("timestamp", "timestamp(3)", datetime_precision=3), pa.timestamp("us", tz="UTC"), "TIMESTAMPTZ"),
+    (col("time", "time(6)", datetime_precision=6), pa.duration("us"), "BIGINT"),
+    (col("year", "year(4)"), pa.int16(), "SMALLINT"),
+    (col("char", "char(10)", max_length=10, octet_length=40), pa.string(), "VARCHAR(40)"),
+    (col("varchar", "varchar(255)", max_length=255, octet_length=1020), pa.string(), "VARCHAR(1020)"),
+    (col("varchar", "varchar(20000)", max_length=20000, octet_length=80000), pa.string(), "VARCHAR(65535)"),
+    (col("tinytext"), pa.string(), "VARCHAR(65535)"),
+    (col("text"), pa.string(), "VARCHAR(65535)"),
+    (col("mediumtext"), pa.string(), "VARCHAR(65535)"),
+    (col("longtext"), pa.string(), "VARCHAR(65535)"),
+    (col("enum", "enum('a','bb')", max_length=2, octet_length=8), pa.string(), "VARCHAR(8)"),
+    (col("set", "set('a','b')", max_length=3, octet_length=12), pa.string(), "VARCHAR(12)"),
+    (col("json"), pa.string(), "VARCHAR(65535)"),
+    (col("uuid"), pa.string(), "VARCHAR(36)"),
+    (col("inet6"), pa.string(), "VARCHAR(39)"),
+    (col("binary", "binary(16)", max_length=16), pa.binary(), "VARBYTE(16)"),
+    (col("varbinary", "varbinary(300)", max_length=300), pa.binary(), "VARBYTE(300)"),
+    (col("tinyblob"), pa.binary(), "VARBYTE(1024000)"),
+    (col("blob"), pa.binary(), "VARBYTE(1024000)"),
+    (col("mediumblob"), pa.binary(), "VARBYTE(1024000)"),
+    (col("longblob"), pa.binary(), "VARBYTE(1024000)"),
+    *[(col(g), pa.binary(), "VARBYTE(1024000)") for g in (
+        "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+        "geometrycollection",
+    )],
+]
+
+
+def _case_id(value: object) -> str | None:
+    return getattr(value, "column_type", None)
+
+
+@pytest.mark.parametrize(("column", "arrow", "redshift"), CASES, ids=_case_id)
+def test_every_mysql_type_has_an_arrow_and_a_redshift_type(column, arrow, redshift):
+    assert arrow_type(column) == arrow
+    assert redshift_type(column) == redshift
+    for reader in ("connectorx", "pymysql"):
+        assert select_expression(column, reader).endswith("`c`")
+
+
+def test_unknown_type_names_the_column_and_the_type():
+    with pytest.raises(SourceError) as err:
+        arrow_type(col("vector", "vector(3)"))
+    assert "db.t.c" in str(err.value) and "vector(3)" in str(err.value)
+
+
+def test_schema_keeps_order_nullability_and_mysql_type():
+    cols = [
+        Column("id", "bigint", "bigint(20) unsigned", nullable=False, ordinal=1, unsigned=True),
+        Column("name", "varchar", "varchar(10)", nullable=True, ordinal=2),
+    ]
+    schema = arrow_schema(cols)
+    assert schema.names == ["id", "name"]
+    assert not schema.field("id").nullable and schema.field("name").nullable
+    assert schema.field("id").metadata == {b"mysql_type": b"bigint(20) unsigned"}
+
+
+def test_lineage_fields():
+    assert LINEAGE_FIELDS == [
+        ("_extracted_at", pa.timestamp("us", tz="UTC")), ("_batch_id", pa.string()), ("_op", pa.string()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "connectorx", "pymysql"),
+    [
+        (col("int"), "`c`", "`c`"),
+        (col("decimal", precision=12, scale=2), "CAST(`c` AS CHAR) AS `c`", "`c`"),
+        (col("json"), "CAST(`c` AS CHAR) AS `c`", "`c`"),
+        (col("uuid"), "CAST(`c` AS CHAR) AS `c`", "`c`"),
+        (col("time"), "CAST(TIME_TO_SEC(`c`) * 1000000 AS SIGNED) AS `c`", "`c`"),
+        (col("geometry"), "ST_AsWKB(`c`) AS `c`", "ST_AsWKB(`c`) AS `c`"),
+        (col("bit", precision=3), "CAST(`c` AS UNSIGNED) AS `c`", "CAST(`c` AS UNSIGNED) AS `c`"),
+    ],
+)
+def test_select_expressions_wrap_what_a_reader_cannot_decode(column, connectorx, pymysql):
+    assert select_expression(column, "connectorx") == connectorx
+    assert select_expression(column, "pymysql") == pymysql
+
+
+def test_connectorx_reads_timestamps_as_utc_epoch_not_session_time():
+    expr = select_expression(col("timestamp"), "connectorx")
+    assert "UNIX_TIMESTAMP(`c`)" in expr
+
+
+def test_select_expression_refuses_a_bad_identifier():
+    with pytest.raises(SourceError):
+        select_expression(Column("a`b", "int", "int"), "pymysql")
