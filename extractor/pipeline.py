@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, writer
+from extractor.faults import fault_point
 from extractor.config import Pipeline, Project, SourceConnection, TableConfig
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
@@ -470,6 +471,7 @@ class _TableRun:
             sql, params = cdc.page_query(plan, position, limit)
             result = reader.read(rt.columns, sql, params)
             page = result.table
+            fault_point("page_read")
             for name, count in result.zero_dates.items():
                 self.result.zero_dates[name] = self.result.zero_dates.get(name, 0) + count
             if page.num_rows == 0:
@@ -493,6 +495,7 @@ class _TableRun:
 
     def _commit(self, rt: ResolvedTable, phase: str, written: writer.WrittenFile) -> None:
         """The file is durable: record it and move the watermark to its last tuple."""
+        fault_point("file_written")
         wm = self.wm
         assert wm is not None
         position = written.checkpoint.get("position") if written.checkpoint else None
@@ -504,6 +507,7 @@ class _TableRun:
         self.result.files += 1
         self.result.bytes += written.bytes
         self._save()
+        fault_point("watermark_saved")
 
     def _finish(self, rt: ResolvedTable, files_written: int) -> None:
         wm = self.wm
@@ -511,6 +515,7 @@ class _TableRun:
         if files_written:
             manifest = writer.write_manifest(self.ctx.storage, self.layout, self.ctx.run_id, wm.pending_files)
             wm.load.manifest_key = manifest
+            fault_point("manifest_written")
         wm.mysql.status = "success"
         wm.mysql.finished_at = datetime.now(UTC)
         wm.mysql.last_run_rows = self.result.rows
