@@ -408,7 +408,7 @@ def _watermark_summary(table: str, wm: Any) -> dict[str, Any]:
         return {"table": table, "phase": "-", "position": "(none: next run starts with a full load)"}
     position = wm.snapshot.last_key if wm.phase == "snapshot" else wm.cursor.position()
     return {
-        "table": table, "strategy": wm.strategy, "phase": wm.phase,
+        "table": table, "strategy": wm.strategy, "phase": "full" if wm.strategy == "full_sync" else wm.phase,
         "position": ", ".join(str(v) for v in position) if position else "-",
         "status": wm.mysql.status or "-", "last_run": wm.mysql.last_run_id or "-",
         "rows": wm.mysql.rows_extracted, "pending_files": len(wm.pending_files),
@@ -672,6 +672,75 @@ def sample_mutate(
         f"changed {db}: {len(summary.customers_updated)} customers (3 in the same microsecond), "
         f"{len(summary.orders_inserted)} new orders, {len(summary.orders_updated)} updated orders, "
         f"deleted product {summary.product_deleted}"))
+
+
+# -------------------------------------------------------------------------------------------- run · dbt
+
+
+@app.command()
+def run(
+    pipeline: PipelineOption = None,
+    table: TablesOption = None,
+    full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Reload the lake tables first.")] = False,
+    select: Annotated[str | None, typer.Option("--select", help="dbt node selection (default: everything).")] = None,
+    skip_extract: Annotated[bool, typer.Option("--skip-extract", help="Only build and acknowledge.")] = False,
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Extract, then `dbt build`, then record which batches reached the warehouse (load stage)."""
+    from extractor import dbt
+
+    project = _project(config_dir, env)
+    chosen = _pipeline(project, pipeline)
+    result: dict[str, Any] = {"pipeline": chosen.name}
+    if not skip_extract:
+        report = _run_sync(project, chosen, SyncOptions(tables=table, full_refresh=full_refresh), as_json)
+        result["extract"] = report.to_dict()
+        if not as_json:
+            typer.echo(_report_text(report))
+        if not report.ok:
+            _emit(result, as_json, "extract failed: dbt build skipped")
+            raise typer.Exit(1)
+    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    if not as_json:
+        typer.echo(f"dbt build in {workdir} (target {chosen.target})")
+    code = dbt.build(workdir, None, None, select=select, vars=dbt.build_vars(project, chosen),
+                     env=dbt.build_env(project, chosen), extra=("--quiet",) if as_json else ())
+    result["dbt_exit_code"] = code
+    acks = dbt.acknowledge(project, chosen, tables=table)
+    result["acknowledged"] = [dataclasses.asdict(a) for a in acks]
+    text = "\n".join(f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; "
+                     f"{a.still_pending} pending" for a in acks)
+    _emit(result, as_json, text)
+    if code != 0:
+        typer.echo(f"error: dbt build failed with exit code {code}", err=True)
+        raise typer.Exit(code)
+
+
+dbt_app = typer.Typer(help="dbt helpers: generate sources from the pipeline YAML.", no_args_is_help=True)
+app.add_typer(dbt_app, name="dbt")
+
+
+@dbt_app.command("sources")
+def dbt_sources(
+    pipeline: PipelineOption = None,
+    discover: Annotated[bool, typer.Option("--discover/--keep-columns",
+                                           help="Read column types from MySQL (default) or keep the file's.")]
+    = True,
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """Write dbt_project/models/landing/_<pipeline>__sources.yml from the pipeline YAML."""
+    from extractor import dbt
+
+    project = _project(config_dir, env)
+    chosen = _pipeline(project, pipeline)
+    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    columns = dbt.discover_columns(project, chosen) if discover else None
+    path = dbt.write_sources(chosen, workdir / "dbt_project" / "models", columns)
+    typer.echo(f"wrote {path}")
 
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,11 @@ def sources_file(pipeline: Any, models_dir: str | os.PathLike[str]) -> Path:
     return Path(models_dir) / "landing" / f"_{_get(pipeline, 'name')}__sources.yml"
 
 
+def source_db_var(pipeline_name: str) -> str:
+    """The dbt var naming the MySQL database a pipeline's lake paths contain (``<pipeline>_source_db``)."""
+    return f"{pipeline_name}_source_db"
+
+
 def render_sources(pipeline: Any, columns: Mapping[str, Sequence[ColumnSpec]] | None = None) -> str:
     """The dbt sources YAML of one pipeline (one source named after the pipeline), as text."""
     name = _get(pipeline, "name")
@@ -198,9 +204,11 @@ def render_sources(pipeline: Any, columns: Mapping[str, Sequence[ColumnSpec]] | 
         )
     source_db = dbs.pop()
     prefix = f"{connection}/{source_db}/{target_schema}"
+    # The MySQL database is a var so one project reads a pipeline pointed at another database (tests, staging).
+    db_var = "{{ var(\"" + source_db_var(name) + "\", \"" + source_db + "\") }}"
     location = (
-        "read_parquet('{{ var(\"lake_root\") }}/data/" + prefix + "/{name}/*/*.parquet', "
-        "union_by_name=true, hive_partitioning=true)"
+        "read_parquet('{{ var(\"lake_root\") }}/data/" + f"{connection}/{db_var}/{target_schema}"
+        + "/{name}/*/*.parquet', union_by_name=true, hive_partitioning=true)"
     )
     source: dict[str, Any] = {
         "name": name,
@@ -437,3 +445,100 @@ def _acknowledged_redshift(target: Any, schema: str, relations: Mapping[str, str
 def landing_schema(target_schema: str = "main") -> str:
     """The schema dbt builds landing models into (``<profile schema>_landing``, dbt's default naming)."""
     return f"{target_schema}_landing"
+
+
+# -- extract → build → acknowledge --------------------------------------------------------------------
+
+
+def project_dir_for(config_dir: str | os.PathLike[str] | None) -> Path:
+    """The dbt project next to the config directory, else the current directory."""
+    for candidate in ([Path(config_dir).resolve().parent] if config_dir else []) + [Path.cwd(), PROJECT_ROOT]:
+        if (candidate / "dbt_project.yml").exists():
+            return candidate
+    raise WarehouseError("no dbt_project.yml found", where=str(Path.cwd()),
+                         hint="run from the project root or pass --project-dir")
+
+
+def build_vars(project: Any, pipeline: Any) -> dict[str, Any]:
+    """Dbt vars that point the project at a pipeline's lake: root, source database, Redshift manifests."""
+    from extractor.lake import TableLayout, open_lake
+    from extractor.state import WatermarkStore
+
+    tables = list(pipeline.tables.values())
+    variables: dict[str, Any] = {"lake_root": pipeline.lake.rstrip("/")}
+    if tables:
+        variables[source_db_var(pipeline.name)] = tables[0].source_db
+    target = project.target(pipeline.target) if pipeline.target else None
+    if target is not None and target.type == "redshift":
+        storage = open_lake(pipeline.lake)
+        manifests = {}
+        for t in tables:
+            wm, _ = WatermarkStore(storage, TableLayout(pipeline.source, t.source_db, pipeline.target_schema,
+                                                        t.target)).load()
+            if wm and wm.pending_files and wm.load.manifest_key:
+                manifests[t.target] = storage.uri(wm.load.manifest_key)
+        variables["lake_manifests"] = {pipeline.name: manifests}
+    return variables
+
+
+def build_env(project: Any, pipeline: Any) -> dict[str, str]:
+    """Environment for dbt: the profile target and the DuckDB file of the pipeline's target connection."""
+    target = project.target(pipeline.target) if pipeline.target else None
+    if target is None:
+        return {}
+    env = {"DBT_TARGET": "redshift" if target.type == "redshift" else "duckdb"}
+    if target.type == "duckdb" and target.path:
+        env["DBT_DUCKDB_PATH"] = str(target.path)
+    return env
+
+
+@dataclass
+class AckResult:
+    """Batches a table's landing model holds that the watermark now records as loaded."""
+
+    table: str
+    acknowledged: int
+    rows: int
+    still_pending: int
+
+
+def acknowledge(project: Any, pipeline: Any, *, tables: Iterable[str] | None = None) -> list[AckResult]:
+    """Record in each watermark's load stage which pending batches reached landing (under the table lock)."""
+    from extractor.lake import TableLayout, open_lake
+    from extractor.state import TableLock, WatermarkStore
+
+    if not pipeline.target:
+        raise WarehouseError(f"pipeline {pipeline.name} has no target", hint="set pipeline.target in its YAML")
+    target = project.target(pipeline.target)
+    chosen = [pipeline.table(n) for n in tables] if tables else list(pipeline.tables.values())
+    schema = landing_schema("main") if target.type == "duckdb" else landing_schema(
+        os.environ.get("REDSHIFT_SCHEMA", "analytics"))
+    found = acknowledged_batches(target, schema, {t.target: landing_model_name(pipeline.name, t.target)
+                                                  for t in chosen})
+    storage = open_lake(pipeline.lake)
+    results = []
+    for t in chosen:
+        layout = TableLayout(pipeline.source, t.source_db, pipeline.target_schema, t.target)
+        store = WatermarkStore(storage, layout)
+        loaded = found.get(t.target, set())
+        with TableLock(storage, layout, owner=f"acknowledge:{os.getpid()}", ttl_seconds=300):
+            wm, token = store.load()
+            if wm is None:
+                continue
+            acked = [p for p in wm.pending_files if p.batch_id in loaded]
+            if acked:
+                wm.pending_files = [p for p in wm.pending_files if p.batch_id not in loaded]
+                known = set(wm.load.acknowledged_batches) | {p.batch_id for p in acked}
+                # Batch ids sort by time: everything below the oldest pending batch folds into a high-water mark.
+                floor = min((p.batch_id for p in wm.pending_files), default=None)
+                below = sorted(b for b in known if floor is None or b < floor)
+                if below:
+                    wm.load.high_water_batch = max(below + ([wm.load.high_water_batch]
+                                                            if wm.load.high_water_batch else []))
+                wm.load.acknowledged_batches = sorted(b for b in known if floor is not None and b >= floor)
+                wm.load.rows_loaded += sum(p.rows for p in acked)
+                wm.load.acknowledged_at = datetime.now(UTC)
+            wm.load.status = "pending" if wm.pending_files else "loaded"
+            store.save(wm, token)
+        results.append(AckResult(t.name, len(acked), sum(p.rows for p in acked), len(wm.pending_files)))
+    return results

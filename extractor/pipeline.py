@@ -354,7 +354,8 @@ class _TableRun:
         if oldest is not None and oldest.replace(tzinfo=None) - timedelta(microseconds=1) < limit:
             limit = oldest.replace(tzinfo=None) - timedelta(microseconds=1)
             self.result.warnings.append(
-                f"a write transaction open since {oldest.isoformat()} holds the upper bound back to it"
+                f"a write transaction open since {oldest.isoformat()} holds the upper bound back to it "
+                "(rows it writes may carry older cursor values); see information_schema.INNODB_TRX"
             )
         if isinstance(max_value, datetime):
             return min(max_value, limit)
@@ -523,7 +524,7 @@ class _TableRun:
             wm.mysql.last_data_timestamp = wm.cursor.last_value
         self._save()
         self.result.position_after = _show(self._position(rt))
-        self.result.phase = wm.phase
+        self.result.phase = "full" if rt.strategy == "full_sync" else wm.phase
 
     def _check_null_cursors(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> None:
         count = int(mysql.scalar(conn, f"SELECT COUNT(*) FROM {plan.table_sql} WHERE {plan.cursor_sql} IS NULL") or 0)

@@ -1,0 +1,609 @@
+"""``extractor verify``: does the lake (and the warehouse's staging) hold exactly what MySQL holds?
+
+Per table, three streams in key order are merged — MySQL's current rows, the lake's current state
+(the latest version per key over every data file, tombstones removing keys; the same rule as the
+``current_rows`` dbt macro) and, when it exists, the warehouse model ``stg_<pipeline>__<table>`` — and each
+row is reduced to a 64-bit hash of one canonical text rendering computed in Python for all three sides,
+so DECIMAL, DATETIME(6), unsigned BIGINT (decimal(20,0) in the lake), NULLs and zero dates compare exactly
+whatever driver produced them. Memory is bounded: rows are streamed (pymysql SSCursor, DuckDB fetchmany).
+
+What "should match" means (the watermark decides):
+
+- cursor tables (hybrid/timestamp): only rows whose cursor tuple is <= the watermark's position are due in
+  the lake; a row changed after it is *in flight* (the next run takes it) and is not compared. During an
+  initial snapshot, rows up to the snapshot's last key and below its upper bound are due.
+- id tables: rows whose key is <= the last key.
+- full_sync tables: every row, at the time of the check. The table can change between the last run and
+  this check (a race verify cannot close): re-run after a sync on a quiet source before trusting a diff.
+- Hard deletes are invisible to cursor CDC: a key the lake still has but MySQL no longer has is counted as
+  ``deleted_at_source`` and does not fail a cursor table (it fails a full_sync table, which must show it).
+- The warehouse is compared with the lake on the columns staging keeps under the source's names (renamed
+  columns are listed as skipped). Verify after ``dbt build``: a warehouse built before the last sync
+  differs from the lake, and says so.
+- After ``s3clean`` removed acknowledged files, the lake alone no longer holds every current row; verify
+  then reports rows missing from the lake that the warehouse still has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from extractor import mysql
+from extractor.config import Pipeline, Project, TableConfig, TargetConnection
+from extractor.errors import ConfigError, ExtractorError, WarehouseError
+from extractor.lake import Storage, TableLayout, open_lake
+from extractor.state import WatermarkStore
+from extractor.types import Column
+
+_FETCH = 5_000
+_MASK = (1 << 64) - 1
+_SAMPLES = 5  # differing keys shown per kind of difference
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+@dataclass
+class TableVerification:
+    """One table's comparison: counts per side, checksums over the compared rows, and differences."""
+
+    table: str
+    strategy: str
+    source_rows: int = 0  # MySQL rows due in the lake (within the watermark)
+    in_flight: int = 0  # MySQL rows changed after the watermark (not compared)
+    lake_rows: int = 0  # the lake's current rows
+    warehouse_rows: int | None = None  # staging rows (None: no warehouse model)
+    source_checksum: str = ""
+    lake_checksum: str = ""
+    warehouse_checksum: str | None = None
+    missing_in_lake: int = 0
+    different_in_lake: int = 0
+    extra_in_lake: int = 0  # in the lake, gone from MySQL (a full_sync table must have a tombstone)
+    deleted_at_source: int = 0  # cursor tables: hard deletes cursor CDC cannot see (not a failure)
+    warehouse_differences: int = 0
+    warehouse_skipped_columns: list[str] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def lake_ok(self) -> bool:
+        """The lake holds exactly the source rows due in it."""
+        return self.error is None and not (self.missing_in_lake or self.different_in_lake or self.extra_in_lake)
+
+    @property
+    def warehouse_ok(self) -> bool:
+        """Staging equals the lake's current state (or there is no staging model)."""
+        return self.warehouse_rows is None or self.warehouse_differences == 0
+
+    @property
+    def ok(self) -> bool:
+        """Everything that was compared matches."""
+        return self.lake_ok and self.warehouse_ok
+
+    def _sample(self, text: str) -> None:
+        if len(self.samples) < 3 * _SAMPLES:
+            self.samples.append(text)
+
+
+@dataclass
+class VerifyReport:
+    """A pipeline's verification: one entry per table."""
+
+    pipeline: str
+    checked_at: datetime
+    tables: list[TableVerification] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every table matches."""
+        return all(t.ok for t in self.tables)
+
+    def table(self, name: str) -> TableVerification:
+        """The entry of table ``name``."""
+        return next(t for t in self.tables if t.table == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``--json``)."""
+        tables = []
+        for t in self.tables:
+            entry = asdict(t)
+            entry.update(lake_ok=t.lake_ok, warehouse_ok=t.warehouse_ok, ok=t.ok)
+            tables.append(entry)
+        return {"pipeline": self.pipeline, "checked_at": self.checked_at.isoformat(), "ok": self.ok,
+                "tables": tables}
+
+    def text(self) -> str:
+        """A table for humans, then one line per difference sample."""
+        header = ["table", "source rows", "in flight", "lake rows", "warehouse rows", "lake", "warehouse"]
+        rows = [header]
+        for t in self.tables:
+            rows.append([
+                t.table, f"{t.source_rows:,}", f"{t.in_flight:,}", f"{t.lake_rows:,}",
+                "-" if t.warehouse_rows is None else f"{t.warehouse_rows:,}",
+                "error" if t.error else ("yes" if t.lake_ok else "NO"),
+                "-" if t.warehouse_rows is None else ("yes" if t.warehouse_ok else "NO"),
+            ])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+        for t in self.tables:
+            if t.error:
+                lines.append(f"error: {t.table}: {t.error}")
+            if t.deleted_at_source:
+                lines.append(f"note: {t.table}: {t.deleted_at_source} key(s) deleted at the source are still "
+                             "current in the lake (hard deletes are invisible to cursor CDC)")
+            if t.warehouse_skipped_columns:
+                lines.append(f"note: {t.table}: warehouse not compared on renamed/missing column(s) "
+                             f"{', '.join(t.warehouse_skipped_columns)}")
+            lines += [f"diff: {t.table}: {s}" for s in t.samples]
+        verdict = "OK: lake and warehouse match the source" if self.ok else "MISMATCH"
+        lines.append(f"verify {self.pipeline}: {verdict}")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ canonical
+
+
+def _number(value: Any) -> str:
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        return f"?{value}"
+    text = format(d, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def canonical(kind: str, value: Any) -> str | None:
+    """One text rendering of a value whichever driver produced it (None stays None).
+
+    Integers, DECIMAL, unsigned BIGINT (decimal(20,0) in the lake), BIT and YEAR render as plain decimal
+    text without trailing zeros; FLOAT as the float32 it stores; DATETIME/TIMESTAMP as naive UTC ISO text with
+    microseconds; zero dates (text from pymysql) as None like the lake's NULL; TIME as microseconds;
+    binary as hex; booleans (a staging ``is_active``) as 1/0.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if kind in ("int", "bigint_unsigned", "decimal", "bit", "year"):
+        if isinstance(value, bytes | bytearray):
+            value = int.from_bytes(value, "big")
+        return _number(value)
+    if kind == "float":
+        return repr(struct.unpack("<f", struct.pack("<f", float(value)))[0])
+    if kind == "double":
+        return repr(float(value))
+    if kind in ("date", "datetime", "timestamp"):
+        if isinstance(value, str):  # pymysql returns zero dates as text; the lake has NULL
+            return None
+        if isinstance(value, datetime):
+            return _naive_utc(value).isoformat(sep=" ", timespec="microseconds")
+        if isinstance(value, date):
+            return value.isoformat()
+        return str(value)
+    if kind == "time":
+        if isinstance(value, timedelta):
+            return str((value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds)
+        return _number(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex() if kind in ("binary", "geometry") else bytes(value).decode("utf-8", "replace")
+    if kind in ("binary", "geometry") and isinstance(value, str):
+        return value.encode("utf-8").hex()
+    return str(value)
+
+
+def row_hash(kinds: Sequence[str], values: Sequence[Any]) -> int:
+    """64-bit hash of a row's canonical rendering (NULL distinct from every text)."""
+    parts = []
+    for kind, value in zip(kinds, values, strict=True):
+        text = canonical(kind, value)
+        parts.append("\x00N" if text is None else text.replace("\x1e", "\x1e\x1e"))
+    digest = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _sort_key(kinds: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
+    """The key as both databases order it: numbers numerically, text by UTF-8 bytes, times naive UTC."""
+    out: list[Any] = []
+    for kind, value in zip(kinds, values, strict=True):
+        if value is None:
+            out.append((0,))
+        elif isinstance(value, str):
+            out.append((1, value.encode("utf-8")))
+        elif isinstance(value, datetime):
+            out.append((1, _naive_utc(value)))
+        elif kind in ("int", "bigint_unsigned", "decimal", "bit", "year"):
+            out.append((1, Decimal(str(value))))
+        else:
+            out.append((1, value))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------- sides
+
+
+@dataclass(frozen=True)
+class _Row:
+    key: tuple[Any, ...]
+    full: int  # hash over every source column
+    common: int  # hash over the columns the warehouse keeps
+    due: bool = True  # (source only) within the watermark
+
+
+def _select_expression(col: Column) -> str:
+    q = mysql.quote_ident(col.name)
+    if col.kind == "geometry":
+        return f"ST_AsWKB({q})"
+    if col.kind == "bit":
+        return f"CAST({q} AS UNSIGNED)"
+    return q
+
+
+def _order_expression(col: Column, quote: Any) -> str:
+    q = quote(col.name)
+    return f"CAST({q} AS BINARY)" if col.kind in ("text", "special_text") else q
+
+
+class _Window:
+    """Whether a source row is due in the lake, from the watermark."""
+
+    def __init__(self, strategy: str, wm: Any, cursor: str | None, ids: Sequence[str]) -> None:
+        self.strategy, self.cursor, self.ids = strategy, cursor, list(ids)
+        self.position: tuple[Any, ...] | None = None
+        self.upper: Any = None
+        self.snapshot = False
+        self.nothing = wm is None
+        if wm is None:
+            return
+        if strategy == "full_sync":
+            self.nothing = not wm.pending_files and wm.mysql.status != "success"
+        elif wm.phase == "snapshot":
+            self.snapshot = True
+            self.position = tuple(wm.snapshot.last_key) if wm.snapshot.last_key else None
+            self.upper = wm.snapshot.upper_bound
+            self.nothing = self.position is None
+        elif strategy == "id":
+            self.position = tuple(wm.cursor.last_ids) if wm.cursor.last_ids else None
+            self.nothing = self.position is None
+        else:
+            self.position = wm.cursor.position()
+            self.nothing = self.position is None
+
+    def due(self, cursor_value: Any, key: tuple[Any, ...]) -> bool:
+        if self.nothing:
+            return False
+        if self.strategy == "full_sync":
+            return True
+        if self.snapshot:
+            assert self.position is not None
+            return (cursor_value is None or self.upper is None or _le(cursor_value, self.upper)) \
+                and _tuple_le(key, self.position)
+        if self.strategy == "id":
+            assert self.position is not None
+            return _tuple_le(key, self.position)
+        if cursor_value is None:
+            return False  # a NULL cursor is never read incrementally (counted by the extractor)
+        assert self.position is not None
+        return _tuple_le((cursor_value, *key), self.position)
+
+
+def _le(a: Any, b: Any) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        return _naive_utc(a) <= _naive_utc(b)
+    if isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
+        return Decimal(a) <= Decimal(b)
+    return bool(a <= b)
+
+
+def _tuple_le(row: tuple[Any, ...], position: tuple[Any, ...]) -> bool:
+    """Row tuple <= position, comparing only the position's length (a bare cursor bound covers all ids)."""
+    for a, b in zip(row, position, strict=False):
+        if isinstance(a, datetime) and isinstance(b, datetime):
+            a, b = _naive_utc(a), _naive_utc(b)
+        elif isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
+            a, b = Decimal(a), Decimal(b)
+        elif isinstance(a, str) and isinstance(b, str):
+            a, b = a.encode(), b.encode()
+        if a != b:
+            return bool(a < b)
+    return True
+
+
+def _source_rows(project_source: Any, table: TableConfig, columns: list[Column], ids: Sequence[str],
+                 common: Sequence[int], window: _Window, cursor: str | None) -> Iterator[_Row]:
+    """MySQL's current rows in key order (server-side cursor: bounded memory)."""
+    import pymysql
+
+    conn = mysql.connect(project_source)
+    try:
+        by_name = {c.name: c for c in columns}
+        q = mysql.quote_ident
+        select = ", ".join(_select_expression(c) for c in columns)
+        order = ", ".join(_order_expression(by_name[i], q) for i in ids)
+        sql = f"SELECT {select} FROM {q(table.source_db)}.{q(table.source_name)} ORDER BY {order}"
+        kinds = [c.kind for c in columns]
+        common_kinds = [kinds[i] for i in common]
+        key_index = [columns.index(by_name[i]) for i in ids]
+        key_kinds = [kinds[i] for i in key_index]
+        cursor_index = columns.index(by_name[cursor]) if cursor else None
+        with conn.cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(sql)
+            while rows := cur.fetchmany(_FETCH):
+                for row in rows:
+                    key = tuple(row[i] for i in key_index)
+                    yield _Row(
+                        _sort_key(key_kinds, key), row_hash(kinds, row),
+                        row_hash(common_kinds, [row[i] for i in common]),
+                        window.due(row[cursor_index] if cursor_index is not None else None, key),
+                    )
+    finally:
+        conn.close()
+
+
+def _duckdb_rows(db: Any, sql: str, kinds: Sequence[str], key_count: int, common: Sequence[int]) -> Iterator[_Row]:
+    """Rows of a DuckDB query whose first ``key_count`` columns are the key (ordered by it)."""
+    cur = db.execute(sql)
+    key_kinds = kinds[:key_count]
+    common_kinds = [kinds[i] for i in common]
+    while rows := cur.fetchmany(_FETCH):
+        for row in rows:
+            yield _Row(_sort_key(key_kinds, row[:key_count]), row_hash(kinds, row),
+                       row_hash(common_kinds, [row[i] for i in common]))
+
+
+def _dq(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lake_sql(files: list[str], columns: list[Column], ids: Sequence[str], order: Sequence[str],
+              present: set[str]) -> str:
+    """The lake's current rows: the ``current_rows`` macro's rule, over an explicit file list."""
+    file_list = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    src = f"read_parquet([{file_list}], union_by_name = true, hive_partitioning = false)"
+    keys = ", ".join(_dq(i) for i in ids)
+    order_sql = "".join(f"{_dq(c)} desc nulls last, " for c in order)
+    select = ", ".join(f"u.{_dq(c.name)}" if c.name in present else f"null as {_dq(c.name)}" for c in columns)
+    join = " and ".join(f"d.{_dq(i)} = u.{_dq(i)}" for i in ids)
+    key_order = ", ".join(f"u.{_dq(i)}" for i in ids)
+    return f"""
+        with v as (select * from {src}),
+        u as (select *, row_number() over (partition by {keys} order by {order_sql}_extracted_at desc,
+                                            _batch_id desc) as _rk from v where _op = 'U'),
+        d as (select {keys}, _extracted_at, _batch_id, row_number() over (partition by {keys}
+                     order by _extracted_at desc, _batch_id desc) as _rk from v where _op = 'D')
+        select {', '.join(f'u.{_dq(i)}' for i in ids)}, {select}
+        from u left join d on {join} and d._rk = 1
+        where u._rk = 1 and (d._batch_id is null or d._extracted_at < u._extracted_at
+              or (d._extracted_at = u._extracted_at and d._batch_id < u._batch_id))
+        order by {key_order}
+    """
+
+
+def _open_lake_duckdb(storage: Storage) -> Any:
+    import duckdb
+
+    db = duckdb.connect(":memory:", config={"TimeZone": "UTC"})
+    if storage.url.startswith("s3://"):
+        import s3fs
+
+        endpoint = getattr(storage, "endpoint_url", None)
+        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {})
+        db.register_filesystem(fs)
+    return db
+
+
+# ------------------------------------------------------------------------------------------ comparison
+
+
+def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Row] | None,
+           result: TableVerification, full_sync: bool) -> None:
+    """Walk the three key-ordered streams once, counting and checksumming what is compared."""
+    sums = {"source": 0, "lake": 0, "wh_lake": 0, "wh": 0}
+    s, lk = next(source, None), next(lake, None)
+    w = next(warehouse, None) if warehouse is not None else None
+    wh_rows = 0
+    while s is not None or lk is not None or w is not None:
+        key = min(r.key for r in (s, lk, w) if r is not None)
+        srow = s if s is not None and s.key == key else None
+        lrow = lk if lk is not None and lk.key == key else None
+        wrow = w if w is not None and w.key == key else None
+        shown = _show_key(key)
+        if srow is not None and not srow.due:
+            result.in_flight += 1
+        elif srow is not None:
+            result.source_rows += 1
+            sums["source"] = (sums["source"] + srow.full) & _MASK
+            if lrow is None:
+                result.missing_in_lake += 1
+                result._sample(f"key {shown} missing in the lake")
+            else:
+                sums["lake"] = (sums["lake"] + lrow.full) & _MASK
+                if lrow.full != srow.full:
+                    result.different_in_lake += 1
+                    result._sample(f"key {shown} differs between MySQL and the lake")
+        elif lrow is not None:
+            if full_sync:
+                result.extra_in_lake += 1
+                result._sample(f"key {shown} is current in the lake but gone from MySQL")
+            else:
+                result.deleted_at_source += 1
+        if lrow is not None:
+            result.lake_rows += 1
+        if warehouse is not None:
+            if wrow is not None:
+                wh_rows += 1
+                sums["wh"] = (sums["wh"] + wrow.common) & _MASK
+            if lrow is not None:
+                sums["wh_lake"] = (sums["wh_lake"] + lrow.common) & _MASK
+            if (wrow is None) != (lrow is None) or (wrow and lrow and wrow.common != lrow.common):
+                result.warehouse_differences += 1
+                what = "missing in" if wrow is None else ("only in" if lrow is None else "differs in")
+                result._sample(f"key {shown} {what} the warehouse (vs the lake)")
+        s = next(source, None) if srow is not None else s
+        lk = next(lake, None) if lrow is not None else lk
+        if wrow is not None:
+            w = next(warehouse, None) if warehouse is not None else None
+    result.source_checksum = f"{sums['source']:016x}"
+    result.lake_checksum = f"{sums['lake']:016x}"
+    if warehouse is not None:
+        result.warehouse_rows = wh_rows
+        result.warehouse_checksum = f"{sums['wh']:016x}"
+
+
+def _show_key(key: tuple[Any, ...]) -> str:
+    parts = []
+    for part in key:
+        value = part[1] if len(part) > 1 else None
+        parts.append(value.decode() if isinstance(value, bytes) else str(value))
+    return "(" + ", ".join(parts) + ")"
+
+
+def _warehouse_path(project: Project, pipeline: Pipeline, target: str | None) -> Path | None:
+    """The DuckDB file of the pipeline's (or the named) target; None for a non-DuckDB target."""
+    if target and (target.endswith(".duckdb") or "/" in target):
+        return Path(target)
+    name = target or pipeline.target
+    if not name:
+        return None
+    conn: TargetConnection = project.target(name)
+    if conn.type != "duckdb" or not conn.path:
+        return None
+    return Path(conn.path)
+
+
+def _staging_relation(db: Any, pipeline: str, table: str, schema: str) -> list[str] | None:
+    rows = db.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+        "order by ordinal_position", [schema, f"stg_{pipeline}__{table}"]).fetchall()
+    return [r[0] for r in rows] or None
+
+
+def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, storage: Storage,
+                 warehouse: Any = None, staging_schema: str = "main_staging") -> TableVerification:
+    """Compare one table's MySQL rows, lake state and staging model (see the module docstring)."""
+    from extractor.pipeline import resolve_table
+
+    source = project.source(pipeline.source)
+    conn = mysql.connect(source)
+    try:
+        rt = resolve_table(conn, table)
+    finally:
+        conn.close()
+    result = TableVerification(table.name, rt.strategy)
+    layout = TableLayout(pipeline.source, table.source_db, pipeline.target_schema, table.target)
+    wm, _ = WatermarkStore(storage, layout).load()
+    window = _Window(rt.strategy, wm, rt.cursor, rt.ids)
+    columns = rt.columns
+    names = [c.name for c in columns]
+    kinds = [c.kind for c in columns]
+    key_kinds = [columns[names.index(i)].kind for i in rt.ids]
+
+    staging_cols = None
+    if warehouse is not None:
+        staging_cols = _staging_relation(warehouse, pipeline.name, table.target, staging_schema)
+    lowered = {c.lower(): c for c in staging_cols or []}
+    common = [i for i, n in enumerate(names) if n.lower() in lowered]
+    if staging_cols is not None:
+        result.warehouse_skipped_columns = [n for n in names if n.lower() not in lowered]
+
+    files = [storage.uri(o.key) for o in storage.list(layout.data_prefix) if o.key.endswith(".parquet")]
+    lake_db = _open_lake_duckdb(storage)
+    try:
+        if files:
+            described = lake_db.execute(
+                f"describe select * from read_parquet([{', '.join(repr(f) for f in files)}], "
+                "union_by_name = true, hive_partitioning = false)").fetchall()
+            present = {r[0] for r in described}
+            order = [rt.cursor, *rt.ids] if rt.cursor else []
+            lake_rows: Iterator[_Row] = _reshape(lake_db, _lake_sql(files, columns, rt.ids, order, present), key_kinds, kinds,
+                                 common)
+        else:
+            lake_rows = iter(())
+        wh_rows = None
+        if staging_cols is not None:
+            select = ", ".join(_dq(lowered[names[i].lower()]) for i in common)
+            keys = ", ".join(_dq(lowered[i.lower()]) for i in rt.ids)
+            sql = f"select {keys}, {select} from {staging_schema}.{_dq(f'stg_{pipeline.name}__{table.target}')} " \
+                  f"order by {keys}"
+            wh_kinds = [*key_kinds, *[kinds[i] for i in common]]
+            wh_rows = _duckdb_rows(warehouse, sql, wh_kinds, len(rt.ids),
+                                   list(range(len(rt.ids), len(rt.ids) + len(common))))
+        src_rows = _source_rows(source, table, columns, rt.ids, common, window, rt.cursor)
+        _merge(src_rows, lake_rows, wh_rows, result, rt.strategy == "full_sync")
+    finally:
+        lake_db.close()
+    return result
+
+
+def _reshape(db: Any, sql: str, key_kinds: list[str], kinds: list[str], common: list[int]) -> Iterator[_Row]:
+    """Lake rows: the query returns the key then every source column; hash the source columns only."""
+    cur = db.execute(sql)
+    n = len(key_kinds)
+    common_kinds = [kinds[i] for i in common]
+    while rows := cur.fetchmany(_FETCH):
+        for row in rows:
+            values = row[n:]
+            yield _Row(_sort_key(key_kinds, row[:n]), row_hash(kinds, values),
+                       row_hash(common_kinds, [values[i] for i in common]))
+
+
+def verify_pipeline(project: Project, pipeline: str | Pipeline, *, tables: Sequence[str] | None = None,
+                    target: str | None = None, warehouse: bool = True) -> VerifyReport:
+    """Verify a pipeline's tables (all, or ``tables``); ``target`` names a target or a DuckDB file path."""
+    pipe = project.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
+    chosen = [pipe.table(t) for t in tables] if tables else list(pipe.tables.values())
+    storage = open_lake(pipe.lake)
+    report = VerifyReport(pipe.name, datetime.now(UTC))
+    wh_db = None
+    path = _warehouse_path(project, pipe, target) if warehouse else None
+    if path is not None and path.exists():
+        import duckdb
+
+        try:
+            wh_db = duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot open the warehouse: {exc}", where=str(path),
+                                 hint="is dbt still building? verify after it finishes") from None
+    try:
+        for table in chosen:
+            try:
+                report.tables.append(verify_table(project, pipe, table, storage=storage, warehouse=wh_db))
+            except (ExtractorError, OSError) as err:
+                report.tables.append(TableVerification(table.name, table.cdc_strategy, error=str(err)))
+    finally:
+        if wh_db is not None:
+            wh_db.close()
+    return report
+
+
+def verify_command(config_dir: Path | None, env: str | None, pipeline: str | None, tables: list[str] | None,
+                   as_json: bool, *, target: str | None = None, echo: Any = print) -> int:
+    """What ``extractor verify`` does: print the report (text or JSON); 0 when it matches, else 7."""
+    from extractor.config import load_project
+
+    project = load_project(config_dir, env)
+    if not pipeline:
+        raise ConfigError("--pipeline is required", hint=f"pipelines: {', '.join(sorted(project.pipelines))}")
+    report = verify_pipeline(project, pipeline, tables=tables, target=target)
+    echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.text())
+    return 0 if report.ok else VERIFY_MISMATCH_EXIT
+
+
+#: Exit code of ``extractor verify`` when something differs (errors keep their own codes 1–6).
+VERIFY_MISMATCH_EXIT = 7
+
+__all__ = ["TableVerification", "VerifyReport", "canonical", "row_hash", "verify_command", "verify_pipeline",
+           "verify_table", "LakeError"]
