@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, writer
-from extractor.faults import fault_point
 from extractor.config import Pipeline, Project, SourceConnection, TableConfig
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
+from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.reader import Reader, open_reader
 from extractor.state import TableLock, Watermark, WatermarkStore
@@ -430,19 +430,16 @@ class _TableRun:
         self._save()
         if plan is None:
             self.result.phase = wm.phase
-            self._finish(rt, files_written=0)
+            self._ensure_schema_file(rt, self._file_writer(rt))
+            self._finish(rt, files_written=self.result.files)
             return
         self.result.phase = plan.phase
         if rt.cursor and plan.phase in ("snapshot", "incremental"):
             self._check_null_cursors(conn, plan, rt)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
         self.result.reader = reader.name
-        schema = _nullable(arrow_schema(rt.columns))
-        file_writer = writer.FileWriter(
-            ctx.storage, self.layout, ctx.run_id, schema,
-            compression=ctx.pipeline.defaults.compression,
-            max_rows=ctx.pipeline.defaults.file_max_rows, max_bytes=ctx.pipeline.defaults.file_max_bytes,
-        )
+        file_writer = self._file_writer(rt)
+        schema = file_writer.schema
         keys: list[pa.Table] = []
         completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
         if rt.strategy == "full_sync" and completed:
@@ -450,6 +447,7 @@ class _TableRun:
         written = file_writer.finish()
         if written is not None:
             self._commit(rt, plan.phase, written)
+        self._ensure_schema_file(rt, file_writer)
         if plan.phase == "snapshot" and completed:
             wm.phase = "incremental"
             wm.cursor.last_value = plan.upper[0] if plan.upper else None
@@ -458,6 +456,21 @@ class _TableRun:
         if rt.strategy == "full_sync" and completed and keys is not None:
             self._save_keys(rt, keys)
         self._finish(rt, files_written=self.result.files)
+
+    def _file_writer(self, rt: ResolvedTable) -> writer.FileWriter:
+        defaults = self.ctx.pipeline.defaults
+        return writer.FileWriter(
+            self.ctx.storage, self.layout, self.ctx.run_id, _nullable(arrow_schema(rt.columns)),
+            compression=defaults.compression, max_rows=defaults.file_max_rows, max_bytes=defaults.file_max_bytes,
+        )
+
+    def _ensure_schema_file(self, rt: ResolvedTable, file_writer: writer.FileWriter) -> None:
+        """A table that is empty on its first run still gets a (row-less) file, so readers see its columns."""
+        if self.result.files or self.ctx.storage.list(self.layout.data_prefix):
+            return
+        written = file_writer.publish_empty(checkpoint={"phase": self.wm.phase if self.wm else None,
+                                                        "position": None})
+        self._commit(rt, "full", written)
 
     def _read_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable,
                     file_writer: writer.FileWriter, schema: pa.Schema, keys: list[pa.Table],

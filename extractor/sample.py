@@ -200,7 +200,8 @@ def mutate(conn: Any, database: str, *, seed: int = 1, at: datetime | None = Non
                 cur.execute(
                     "INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, discount,"
                     " updated_at) VALUES (%s, %s, %s, %s, %s, 0, %s)",
-                    (oid, line, rng.randint(plo, max(plo, phi - 1)), rng.randint(1, 4), f"{rng.randint(100, 9999) / 100:.2f}", at),
+                    (oid, line, rng.randint(plo, max(plo, phi - 1)), rng.randint(1, 4),
+                     f"{rng.randint(100, 9999) / 100:.2f}", at),
                 )
         cur.execute("SELECT order_id FROM orders WHERE order_id < %s ORDER BY order_id LIMIT 3", (next_order,))
         updated_orders = [int(r[0]) for r in cur.fetchall()]

@@ -127,6 +127,15 @@ class FileWriter:
             return self._publish()
         return None
 
+    def publish_empty(self, *, checkpoint: dict[str, Any]) -> WrittenFile:
+        """Publish a schema-only file: readers of a table that is still empty get its columns."""
+        if self._writer is not None:
+            raise ValueError("publish_empty needs no open file")
+        self._checkpoint = checkpoint
+        self._open(self._clock())
+        self._rows = 0
+        return self._publish()
+
     def finish(self) -> WrittenFile | None:
         """Publish the open file, if it has rows; never writes an empty file."""
         if self._writer is None:

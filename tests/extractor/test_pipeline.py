@@ -1,0 +1,210 @@
+"""End-to-end behaviour of `extractor sync` against the real MariaDB and a local or S3 lake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+READERS = ["connectorx", "pymysql"]
+TINY = """pipelines:
+  sales:
+    defaults: {file_max_rows: 300}
+    tables: {orders: {batch_rows: 150}}
+"""
+
+TIES_PIPELINE = """
+pipeline: {{name: ties, source: sales_mysql, target: local_duckdb, target_schema: ties_raw, lake: "{lake}"}}
+defaults: {{batch_rows: 7, file_max_rows: 14, safety_lag_seconds: 0, reader: {reader}}}
+tables:
+  events:
+    source_table: "{db}.events"
+    cdc_strategy: hybrid
+    cursor_column: updated_at
+    id_columns: [{ids}]
+"""
+
+
+def _make_events(db, composite: bool) -> None:
+    key = "tenant, event_id" if composite else "event_id"
+    db.execute(
+        f"""CREATE TABLE events (
+              tenant INT NOT NULL, event_id INT NOT NULL, payload VARCHAR(20),
+              updated_at DATETIME(6) NOT NULL, PRIMARY KEY ({key}), KEY ix (updated_at, {key}))"""
+    )
+    rows = []
+    for i in range(60):
+        tenant = i % 3 if composite else 0
+        event_id = i // 3 if composite else i
+        # 40 rows share one timestamp (a tie group far larger than a 7-row batch), the rest are spread out.
+        ts = "2025-01-01 00:00:00.000000" if i < 40 else f"2025-01-01 00:00:{i:02d}.000001"
+        rows.append(f"({tenant}, {event_id}, 'v1-{i}', '{ts}')")
+    db.execute("INSERT INTO events VALUES " + ", ".join(rows))
+
+
+def _keys(table, composite: bool) -> list[tuple]:
+    cols = ["tenant", "event_id"] if composite else ["event_id"]
+    data = table.select(cols).to_pylist()
+    return [tuple(r[c] for c in cols) for r in data]
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("composite", [False, True], ids=["single-key", "composite-key"])
+def test_rows_sharing_a_timestamp_across_batch_boundaries_are_neither_lost_nor_duplicated(
+    workspace, reader, composite
+):
+    db = workspace.db
+    _make_events(db, composite)
+    workspace.write_pipeline("ties", TIES_PIPELINE.format(
+        lake=workspace.lake, reader=reader, db=db.database, ids="tenant, event_id" if composite else "event_id"))
+
+    first = workspace.cli("sync", "-p", "ties", "--json")
+    assert first.exit_code == 0, first.output
+    landed = workspace.lake_rows("events", schema="ties_raw")
+    assert landed.num_rows == 60
+    assert len(set(_keys(landed, composite))) == 60
+
+    # Update 30 rows to one new shared timestamp; the next run must see each exactly once.
+    db.execute("UPDATE events SET payload = CONCAT('v2-', event_id), updated_at = '2025-02-01 00:00:00'"
+               " WHERE event_id % 2 = 0")
+    changed = db.query("SELECT COUNT(*) FROM events WHERE event_id % 2 = 0")[0][0]
+    second = workspace.cli("sync", "-p", "ties", "--json")
+    assert second.exit_code == 0, second.output
+    report = json.loads(second.output)
+    assert report["tables"][0]["rows"] == changed
+    landed = workspace.lake_rows("events", schema="ties_raw")
+    v2 = landed.filter(pc.starts_with(landed["payload"], "v2-"))
+    assert v2.num_rows == changed
+    assert Counter(_keys(v2, composite)).most_common(1)[0][1] == 1
+
+
+def test_second_run_extracts_exactly_the_changed_rows_and_an_idle_run_writes_nothing(workspace):
+    from extractor import mysql as _  # noqa: F401  (import check)
+
+    db = workspace.db
+    assert workspace.cli("sample", "create", "--orders", "3000").exit_code == 0
+    first = workspace.cli("sync", "-p", "sales", "--env", "ci", "--json")
+    assert first.exit_code == 0, first.output
+    counts = {t["table"]: t["rows"] for t in json.loads(first.output)["tables"]}
+    assert counts["orders"] == 3000
+
+    idle = workspace.cli("sync", "-p", "sales", "--env", "ci")
+    assert idle.exit_code == 0, idle.output
+    assert "orders: 0 rows — nothing changed" in idle.output
+    files_before = sorted(workspace.lake.rglob("orders__*.parquet"))
+
+    past = datetime.now() - timedelta(seconds=30)  # older than now - safety lag, newer than the watermark
+    db.execute("UPDATE orders SET status = 'cancelled', updated_at = %s WHERE order_id IN (5, 6, 7)",
+               params=(past,))
+    db.execute("INSERT INTO orders VALUES (900001, 1, 'placed', 10.00, 'EUR', %s, %s)", params=(past, past))
+    again = workspace.cli("sync", "-p", "sales", "--env", "ci", "--json")
+    assert again.exit_code == 0, again.output
+    by_table = {t["table"]: t for t in json.loads(again.output)["tables"]}
+    assert by_table["orders"]["rows"] == 4
+    new_files = sorted(set(workspace.lake.rglob("orders__*.parquet")) - set(files_before))
+    assert len(new_files) == 1
+    got = sorted(pq.read_table(new_files[0]).column("order_id").to_pylist())
+    assert got == [5, 6, 7, 900001]
+    assert len(list(workspace.lake.rglob("orders__*.parquet"))) == len(files_before) + 1
+
+
+def test_concurrent_sync_of_one_table_stops_the_second_with_a_clear_message(workspace):
+    from extractor.config import load_project
+    from extractor.lake import TableLayout, open_lake
+    from extractor.state import TableLock
+
+    assert workspace.cli("sample", "create", "--orders", "100").exit_code == 0
+    project = load_project(workspace.config_dir)
+    pipe = project.pipeline("sales")
+    table = pipe.table("orders")
+    layout = TableLayout(pipe.source, table.source_db, pipe.target_schema, table.target)
+    with TableLock(open_lake(pipe.lake), layout, owner="another-run", ttl_seconds=600):
+        result = workspace.cli("sync", "-p", "sales", "-t", "orders")
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if x.startswith("error: orders"))
+    assert "locked" in line and "another-run" in line
+
+
+def test_a_killed_run_resumes_without_loss_or_duplicates(workspace):
+    assert workspace.cli("sample", "create", "--orders", "2000").exit_code == 0
+    env = {**os.environ, "EXTRACTOR_FAULTS": "file_written:3"}
+    cmd = [sys.executable, "-m", "extractor", "sync", "-p", "sales", "-t", "orders", "--env", "ci",
+           "--config-dir", str(workspace.config_dir)]
+    # ci env: batch 5000 rows… use a small file size so the crash happens mid-table.
+    (workspace.config_dir / "environments" / "tiny.yml").write_text(
+        TINY)
+    cmd[cmd.index("ci")] = "tiny"
+    crashed = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert crashed.returncode == -9, crashed.stderr
+    resumed = subprocess.run(cmd, env={**os.environ}, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    landed = workspace.lake_rows("orders")
+    ids = landed.column("order_id").to_pylist()
+    assert len(ids) == 2000 and len(set(ids)) == 2000
+    assert "adopted 1 file" in resumed.stdout
+
+
+def test_watermark_never_points_past_data_that_is_not_durable(workspace):
+    from extractor.config import load_project
+    from extractor.lake import TableLayout, open_lake
+    from extractor.state import WatermarkStore
+
+    assert workspace.cli("sample", "create", "--orders", "1000").exit_code == 0
+    (workspace.config_dir / "environments" / "tiny.yml").write_text(
+        TINY.replace("150", "100").replace("300", "200"))
+    env = {**os.environ, "EXTRACTOR_FAULTS": "file_written:2"}
+    subprocess.run([sys.executable, "-m", "extractor", "sync", "-p", "sales", "-t", "orders", "--env", "tiny",
+                    "--config-dir", str(workspace.config_dir)], env=env, capture_output=True)
+    project = load_project(workspace.config_dir, "tiny")
+    pipe = project.pipeline("sales")
+    t = pipe.table("orders")
+    wm, _ = WatermarkStore(open_lake(pipe.lake), TableLayout(pipe.source, t.source_db, pipe.target_schema,
+                                                             t.target)).load()
+    # Killed after the 2nd file was uploaded but before its commit: the watermark covers only file 1.
+    assert wm.mysql.status == "running"
+    assert len(wm.pending_files) == 1
+    committed = pq.read_table(workspace.lake / wm.pending_files[0].key)
+    assert max(committed.column("order_id").to_pylist()) == wm.snapshot.last_key[0]
+
+
+def test_unknown_column_in_config_fails_with_file_and_line(workspace):
+    assert workspace.cli("sample", "create", "--orders", "50").exit_code == 0
+    path = workspace.config_dir / "pipelines" / "sales.yml"
+    path.write_text(path.read_text().replace("cursor_column: updated_at\n    id_columns: [order_id]",
+                                             "cursor_column: updated_att\n    id_columns: [order_id]"))
+    result = workspace.cli("sync", "-p", "sales", "-t", "orders")
+    assert result.exit_code == 1
+    line = next(x for x in result.output.splitlines() if x.startswith("error: orders"))
+    assert "sales.yml:" in line and "updated_att" in line and "did you mean 'updated_at'" in line
+
+
+def test_s3_lake_round_trip_and_s3clean_keeps_unacknowledged_files(workspace, s3_bucket, monkeypatch):
+    monkeypatch.setenv("EXTRACTOR_LAKE", f"s3://{s3_bucket}/lake")
+    assert workspace.cli("sample", "create", "--orders", "500").exit_code == 0
+    result = workspace.cli("sync", "-p", "sales", "--json")
+    assert result.exit_code == 0, result.output
+    assert {t["rows"] for t in json.loads(result.output)["tables"] if t["table"] == "orders"} == {500}
+    got = workspace.cli("watermark", "get", "-p", "sales", "-t", "orders", "--json")
+    doc = json.loads(got.output)
+    assert doc["phase"] == "incremental" and len(doc["pending_files"]) == 1
+    # Nothing is acknowledged yet: even with zero retention s3clean deletes nothing.
+    clean = workspace.cli("s3clean", "clean", "-p", "sales", "--older-than", "0s", "--force")
+    assert clean.exit_code == 0, clean.output
+    assert "nothing to delete" in clean.output
+    listed = workspace.cli("s3clean", "list", "-p", "sales", "--older-than", "0s", "--json")
+    assert all(r["action"] == "keep" for r in json.loads(listed.output))
+
+
+def test_passwords_never_appear_in_sync_output(workspace, monkeypatch):
+    monkeypatch.setenv("MYSQL_PASSWORD", "s3cr3t-Pa55")
+    result = workspace.cli("sync", "-p", "sales")
+    assert result.exit_code != 0
+    assert "s3cr3t-Pa55" not in result.output
+    assert "error" in result.output
