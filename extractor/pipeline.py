@@ -279,14 +279,22 @@ class _TableRun:
                 else:
                     with TableLock(self.ctx.storage, self.layout, owner=self.ctx.run_id,
                                    ttl_seconds=self.ctx.pipeline.defaults.lock_ttl_seconds) as lock:
-                        self._extract(conn, rt, lock)
+                        try:
+                            self._extract(conn, rt, lock)
+                        except BaseException:
+                            self._mark_failed()  # still under the lock
+                            raise
                     self.result.status = "success"
             finally:
                 conn.close()
         except ExtractorError as err:
             self.result.status = "failed"
             self.result.error = str(err)
-            self._mark_failed()
+        except Exception as err:  # a bug or an unexpected library error: one line, the run goes on
+            self.result.status = "failed"
+            first = str(err).splitlines()[0] if str(err) else ""
+            self.result.error = (f"unexpected {type(err).__name__} in {self.table.source_table}: {first} — "
+                                 "please report it; the watermark was not advanced past durable data")
         self.result.seconds = time.monotonic() - started
         return self.result
 
@@ -345,8 +353,6 @@ class _TableRun:
         """``min(MAX(cursor), NOW(6) - safety_lag, start of the oldest open write transaction)``."""
         cursor_sql = mysql.quote_ident(rt.cursor or "")
         max_value = mysql.scalar(conn, f"SELECT MAX({cursor_sql}) FROM {table_sql}")
-        if max_value is None:
-            return None
         lag = timedelta(seconds=self.ctx.pipeline.defaults.safety_lag_seconds)
         now = mysql.server_now(conn).replace(tzinfo=None)
         limit = now - lag
@@ -357,10 +363,18 @@ class _TableRun:
                 f"a write transaction open since {oldest.isoformat()} holds the upper bound back to it "
                 "(rows it writes may carry older cursor values); see information_schema.INNODB_TRX"
             )
+        if max_value is None:
+            # Only NULL cursors (or no rows): a snapshot still reads the NULL-cursor rows.
+            has_rows = mysql.scalar(conn, f"SELECT 1 FROM {table_sql} LIMIT 1") is not None
+            temporal = next(c for c in rt.columns if c.name == rt.cursor).data_type in ("datetime", "timestamp")
+            if not has_rows or self.wm is None or self.wm.phase != "snapshot" or not temporal:
+                return None
+            return limit
         if isinstance(max_value, datetime):
             return min(max_value, limit)
-        if hasattr(max_value, "year") and not isinstance(max_value, datetime):  # DATE cursor
-            return min(max_value, limit.date())
+        if hasattr(max_value, "year"):
+            # DATE cursors: a day is read only once it is over, or later same-day changes would be lost.
+            return min(max_value, (limit - timedelta(days=1)).date())
         return max_value  # integer cursors (version counters) have no clock to lag behind
 
     def _recover(self, rt: ResolvedTable) -> None:
@@ -368,7 +382,7 @@ class _TableRun:
         wm = self.wm
         assert wm is not None
         crashed = wm.mysql.last_run_id
-        if wm.mysql.status != "running" or not crashed:
+        if wm.mysql.status not in ("running", "failed") or not crashed:
             return
         committed = {p.key for p in wm.pending_files}
         orphans = sorted(
@@ -430,7 +444,11 @@ class _TableRun:
         self._save()
         if plan is None:
             self.result.phase = wm.phase
-            self._ensure_schema_file(rt, self._file_writer(rt))
+            empty_writer = self._file_writer(rt)
+            try:
+                self._ensure_schema_file(rt, empty_writer)
+            finally:
+                empty_writer.close()
             self._finish(rt, files_written=self.result.files)
             return
         self.result.phase = plan.phase
@@ -441,13 +459,19 @@ class _TableRun:
         file_writer = self._file_writer(rt)
         schema = file_writer.schema
         keys: list[pa.Table] = []
-        completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
-        if rt.strategy == "full_sync" and completed:
-            self._write_tombstones(rt, file_writer, schema, keys)
-        written = file_writer.finish()
-        if written is not None:
-            self._commit(rt, plan.phase, written)
-        self._ensure_schema_file(rt, file_writer)
+        try:
+            try:
+                completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
+            finally:
+                reader.close()
+            if rt.strategy == "full_sync" and completed:
+                self._write_tombstones(rt, file_writer, schema, keys)
+            written = file_writer.finish()
+            if written is not None:
+                self._commit(rt, plan.phase, written)
+            self._ensure_schema_file(rt, file_writer)
+        finally:
+            file_writer.close()
         if plan.phase == "snapshot" and completed:
             wm.phase = "incremental"
             wm.cursor.last_value = plan.upper[0] if plan.upper else None
