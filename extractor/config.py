@@ -193,6 +193,7 @@ class TableConfig(_Model):
     target_name: Ident | None = None
     depends_on: list[Ident] = []
     batch_rows: int | None = Field(default=None, gt=0)
+    delete_detection: Literal["none", "reconcile"] = "none"
     validation: Validation = Validation()
 
     _location: str | None = PrivateAttr(None)

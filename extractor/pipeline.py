@@ -225,6 +225,7 @@ class _TableRun:
         self.batch_rows = table.batch_rows or ctx.pipeline.defaults.batch_rows
         self.wm: Watermark | None = None
         self.token: str | None = None
+        self._checkpoint: dict[str, Any] | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -464,8 +465,11 @@ class _TableRun:
                 completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
             finally:
                 reader.close()
-            if rt.strategy == "full_sync" and completed:
-                self._write_tombstones(rt, file_writer, schema, keys)
+            if completed and self._detects_deletes(rt, plan):
+                present = keys if rt.strategy == "full_sync" else self._scan_keys(conn, plan, rt)
+                extracted = [] if rt.strategy == "full_sync" else keys
+                self._write_tombstones(rt, file_writer, schema, extracted, present)
+                keys = present
             written = file_writer.finish()
             if written is not None:
                 self._commit(rt, plan.phase, written)
@@ -477,7 +481,7 @@ class _TableRun:
             wm.cursor.last_value = plan.upper[0] if plan.upper else None
             wm.cursor.last_ids = None
             wm.snapshot.finished_at = datetime.now(UTC)
-        if rt.strategy == "full_sync" and completed and keys is not None:
+        if completed and self._detects_deletes(rt, plan):
             self._save_keys(rt, keys)
         self._finish(rt, files_written=self.result.files)
 
@@ -516,9 +520,10 @@ class _TableRun:
                 return True
             self._validate_page(page, rt)
             position = cdc.last_position(plan, page)
-            if rt.strategy == "full_sync":
+            if self._detects_deletes(rt, plan):
                 keys.append(page.select(list(rt.ids)))
             checkpoint = {"phase": plan.phase, "position": list(position)}
+            self._checkpoint = checkpoint
             written = file_writer.write(page.cast(schema), checkpoint=checkpoint)
             self.result.rows += page.num_rows
             if written is not None:
@@ -588,32 +593,59 @@ class _TableRun:
                     hint="fix the source data or raise validation.max_null_percentage; nothing was committed",
                 )
 
+    def _detects_deletes(self, rt: ResolvedTable, plan: cdc.ExtractPlan) -> bool:
+        """full_sync always; cursor tables with ``delete_detection: reconcile`` once incremental."""
+        if rt.strategy == "full_sync":
+            return True
+        return self.table.delete_detection == "reconcile" and plan.phase in ("snapshot", "incremental")
+
+    def _scan_keys(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> list[pa.Table]:
+        """Every key present now (``SELECT pk`` only, in key order, paged): the reconciliation side."""
+        key_columns = [c for name in rt.ids for c in rt.columns if c.name == name]
+        scan = cdc.ExtractPlan(plan.table_sql, "full_sync", "full", None, plan.id_sql, None, rt.ids, None)
+        reader = open_reader(self.ctx.source, self.ctx.options.reader or self.ctx.pipeline.defaults.reader)
+        pages: list[pa.Table] = []
+        position: tuple[Any, ...] | None = None
+        limit = max(self.batch_rows, 100_000)
+        try:
+            while True:
+                sql, params = cdc.page_query(scan, position, limit)
+                page = reader.read(key_columns, sql, params).table
+                if page.num_rows:
+                    pages.append(page)
+                    position = cdc.last_position(scan, page)
+                if page.num_rows < limit:
+                    return pages
+        finally:
+            reader.close()
+
     def _write_tombstones(self, rt: ResolvedTable, file_writer: writer.FileWriter, schema: pa.Schema,
-                          keys: list[pa.Table]) -> None:
-        """full_sync: keys present last run and gone now become ``_op = 'D'`` rows."""
+                          extracted: list[pa.Table], present: list[pa.Table]) -> None:
+        """Keys known before (last key set + extracted this run) and absent now become ``_op = 'D'`` rows."""
         previous = _read_keys(self.ctx.storage, self.layout.keys_key)
-        if previous is None:
+        key_schema = _nullable(arrow_schema([c for name in rt.ids for c in rt.columns if c.name == name]))
+        known = [t.cast(key_schema) for t in ([previous] if previous is not None else []) + extracted]
+        if not known:
             return
-        current = pa.concat_tables(keys) if keys else previous.schema.empty_table()
-        gone = previous.join(current, keys=list(rt.ids), join_type="left anti")
+        candidates = pa.concat_tables(known).group_by(list(rt.ids)).aggregate([])
+        current = pa.concat_tables([t.cast(key_schema) for t in present]) if present else key_schema.empty_table()
+        gone = candidates.join(current, keys=list(rt.ids), join_type="left anti")
         if gone.num_rows == 0:
             return
-        arrays = []
-        for f in schema:
-            if f.name in rt.ids:
-                arrays.append(gone.column(f.name).cast(f.type))
-            else:
-                arrays.append(pa.nulls(gone.num_rows, f.type))
+        arrays = [gone.column(f.name).cast(f.type) if f.name in rt.ids else pa.nulls(gone.num_rows, f.type)
+                  for f in schema]
         tomb = pa.Table.from_arrays(arrays, schema=schema)
         tomb = tomb.append_column("_op", pa.array(["D"] * gone.num_rows, pa.string()))
-        written = file_writer.write(tomb, checkpoint={"phase": "full", "position": None})
+        # The open file may hold data pages too: keep their position as the file's checkpoint.
+        checkpoint = self._checkpoint or {"phase": "full", "position": None}
+        written = file_writer.write(tomb, checkpoint=checkpoint)
         self.result.tombstones = gone.num_rows
         if written is not None:
-            self._commit(rt, "full", written)
+            self._commit(rt, checkpoint["phase"], written)
 
     def _save_keys(self, rt: ResolvedTable, keys: list[pa.Table]) -> None:
-        schema = _nullable(arrow_schema([c for c in rt.columns if c.name in rt.ids]))
-        table = pa.concat_tables(keys).cast(schema) if keys else schema.empty_table()
+        schema = _nullable(arrow_schema([c for name in rt.ids for c in rt.columns if c.name == name]))
+        table = pa.concat_tables([k.cast(schema) for k in keys]) if keys else schema.empty_table()
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         self.ctx.storage.put_bytes(self.layout.keys_key, sink.getvalue().to_pybytes())

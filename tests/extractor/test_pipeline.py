@@ -208,3 +208,31 @@ def test_passwords_never_appear_in_sync_output(workspace, monkeypatch):
     assert result.exit_code != 0
     assert "s3cr3t-Pa55" not in result.output
     assert "error" in result.output
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_key_reconciliation_turns_hard_deletes_of_cursor_tables_into_tombstones(workspace, reader):
+    db = workspace.db
+    assert workspace.cli("sample", "create", "--orders", "400").exit_code == 0
+    (workspace.config_dir / "environments" / "reconcile.yml").write_text(
+        "pipelines:\n  sales:\n    defaults: {reader: " + reader + ", batch_rows: 64, file_max_rows: 128}\n"
+        "    tables: {orders: {delete_detection: reconcile, batch_rows: 64}}\n")
+    sync = ("sync", "-p", "sales", "-t", "orders", "--env", "reconcile", "--json")
+    first = workspace.cli(*sync)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["tables"][0]["tombstones"] == 0
+
+    past = datetime.now() - timedelta(seconds=30)
+    db.execute("DELETE FROM orders WHERE order_id IN (3, 150, 399)")
+    db.execute("UPDATE orders SET status = 'paid', updated_at = %s WHERE order_id = 7", params=(past,))
+    # Inserted and deleted between two runs: extracted by neither, so no tombstone is needed.
+    second = workspace.cli(*sync)
+    assert second.exit_code == 0, second.output
+    table = json.loads(second.output)["tables"][0]
+    assert table["rows"] == 1 and table["tombstones"] == 3
+    landed = workspace.lake_rows("orders")
+    deletes = landed.filter(pc.equal(landed["_op"], "D"))
+    assert sorted(deletes.column("order_id").to_pylist()) == [3, 150, 399]
+
+    idle = workspace.cli(*sync)
+    assert json.loads(idle.output)["tables"][0]["tombstones"] == 0
