@@ -381,7 +381,13 @@ def sync(
     report = _run_sync(project, chosen, options, as_json)
     _emit(report.to_dict(), as_json, _report_text(report))
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(_exit_code(report))
+
+
+def _exit_code(report: RunReport) -> int:
+    """The exit code of the first failed table (config errors 2, MySQL 3, lake 4, lock 5); 1 otherwise."""
+    codes = [t.exit_code for t in report.tables if t.status == "failed" and t.exit_code]
+    return codes[0] if codes else 1
 
 
 # -------------------------------------------------------------------------------------------- watermark
@@ -701,7 +707,7 @@ def run(
             typer.echo(_report_text(report))
         if not report.ok:
             _emit(result, as_json, "extract failed: dbt build skipped")
-            raise typer.Exit(1)
+            raise typer.Exit(_exit_code(report))
     workdir = project_dir or dbt.project_dir_for(project.config_dir)
     if not as_json:
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
@@ -742,6 +748,23 @@ def dbt_sources(
     path = dbt.write_sources(chosen, workdir / "dbt_project" / "models", columns)
     typer.echo(f"wrote {path}")
 
+
+
+# ----------------------------------------------------------------------------------------------- verify
+
+
+@app.command()
+def verify(
+    pipeline: PipelineOption = None, table: TablesOption = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target name or DuckDB file.")] = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Compare MySQL (up to the watermark), the lake and the warehouse row by row; exit 7 on a mismatch."""
+    from extractor.verify import verify_command
+
+    code = verify_command(config_dir, env, pipeline, table, as_json, target=target, echo=typer.echo)
+    if code:
+        raise typer.Exit(code)
 
 
 def main() -> None:

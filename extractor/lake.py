@@ -370,14 +370,16 @@ class S3Storage(Storage):
     """An S3 bucket/prefix through boto3; endpoint, region and credentials come from the AWS env."""
 
     def __init__(self, bucket: str, prefix: str = "", *, connect_timeout: float = 10,
-                 read_timeout: float = 60, max_attempts: int = 5, client: Any = None) -> None:
+                 read_timeout: float = 60, max_attempts: int | None = None, client: Any = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
         import boto3
 
         self._session = boto3.session.Session()
-        self._client = client or _make_client(self._session, connect_timeout, read_timeout, max_attempts)
+        # AWS_MAX_ATTEMPTS is the standard AWS variable; boto3 ignores it once a retry config is given.
+        attempts = max_attempts or int(os.environ.get("AWS_MAX_ATTEMPTS", "5"))
+        self._client = client or _make_client(self._session, connect_timeout, read_timeout, attempts)
 
     @property
     def endpoint_url(self) -> str:

@@ -138,7 +138,7 @@ def oldest_write_transaction(conn: pymysql.connections.Connection) -> datetime |
         started = scalar(
             conn,
             "SELECT MIN(trx_started) FROM information_schema.INNODB_TRX"
-            " WHERE trx_is_read_only = 0 AND trx_mysql_thread_id <> CONNECTION_ID()",
+            " WHERE trx_is_read_only = 0 AND trx_rows_modified > 0 AND trx_mysql_thread_id <> CONNECTION_ID()",
         )
     except pymysql.err.MySQLError as exc:
         if exc.args and exc.args[0] in (1227, 1142, 1044):  # access denied to the view

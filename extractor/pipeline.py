@@ -76,6 +76,7 @@ class TableResult:
     reader: str | None = None
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    exit_code: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -226,6 +227,7 @@ class _TableRun:
         self.wm: Watermark | None = None
         self.token: str | None = None
         self._checkpoint: dict[str, Any] | None = None
+        self._committed_rows = 0
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -291,11 +293,15 @@ class _TableRun:
         except ExtractorError as err:
             self.result.status = "failed"
             self.result.error = str(err)
+            self.result.exit_code = err.exit_code
         except Exception as err:  # a bug or an unexpected library error: one line, the run goes on
             self.result.status = "failed"
+            self.result.exit_code = 1
             first = str(err).splitlines()[0] if str(err) else ""
             self.result.error = (f"unexpected {type(err).__name__} in {self.table.source_table}: {first} — "
                                  "please report it; the watermark was not advanced past durable data")
+        if self.result.status == "failed":
+            self.result.rows = self._committed_rows  # rows read but never committed do not count
         self.result.seconds = time.monotonic() - started
         return self.result
 
@@ -547,6 +553,7 @@ class _TableRun:
         wm.pending_files.append(written.pending())
         wm.mysql.committed_seq = written.seq
         wm.mysql.rows_extracted += written.rows
+        self._committed_rows += written.rows
         self.result.files += 1
         self.result.bytes += written.bytes
         self._save()

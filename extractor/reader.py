@@ -8,7 +8,9 @@ what each driver can decode exactly differs. Both return a table that conforms t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,22 @@ from extractor.types import (
 )
 
 ReaderChoice = Literal["auto", "connectorx", "pymysql"]
+log = logging.getLogger(__name__)
+
+#: A page query is re-run after a lost connection at most this many times in all, waiting
+#: ``RETRY_BASE_SECONDS * 2**(attempt-1)`` (capped at ``RETRY_MAX_SECONDS``) before each retry. A page
+#: query is idempotent: positions only advance after a page has been written.
+RETRY_ATTEMPTS = 5
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 8.0
+# pymysql/MySQL error numbers of a connection lost or refused (not of a bad query): 2003 can't connect,
+# 2006 gone away, 2013 lost during query, 2055 lost at handshake, 1053 server shutdown, 1927 (MariaDB)
+# connection killed, 4031 (MySQL 8) disconnected by the server for inactivity.
+_TRANSIENT_ERRNOS = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
+# connectorx reports errors as text only: these fragments mean the connection, not the query, failed.
+_TRANSIENT_TEXT = ("lost connection", "gone away", "connection refused", "connection reset", "broken pipe",
+                   "connection was killed", "unexpected eof", "timed out", "connection closed",
+                   "server shutdown", "server disconnected", "ioerror", "io error", "(2013)", "(2006)", "1927")
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _FLOAT = re.compile(r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")
@@ -223,20 +241,25 @@ class ConnectorxReader:
         import connectorx
 
         sql = _bind_literals(build_select(columns, from_sql, "connectorx"), params)
-        failure: str | None = None
-        try:
-            raw = connectorx.read_sql(self._uri, sql, return_type="arrow")
-        except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
-            if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
-                raise
-            failure = mysql.redact(f"{type(exc).__name__}: {exc}", self._secrets)
-        if failure is not None:  # raised outside the except block: no chained exception holds the URI
-            raise SourceError(
-                f"connectorx query failed: {failure}",
-                where=_table_of(columns) or f"{self._source.host}:{self._source.port}",
-                hint="retry with reader: pymysql to see whether the data or the driver is at fault",
-            )
-        return _conform_connectorx(raw, columns)
+        where = _table_of(columns) or f"{self._source.host}:{self._source.port}"
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            failure: str | None = None
+            try:
+                raw = connectorx.read_sql(self._uri, sql, return_type="arrow")
+            except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
+                if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                    raise
+                failure = mysql.redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            if failure is None:
+                return _conform_connectorx(raw, columns)
+            # raised outside the except block: no chained exception holds the URI
+            if not _is_transient_text(failure):
+                raise SourceError(
+                    f"connectorx query failed: {failure}", where=where,
+                    hint="retry with reader: pymysql to see whether the data or the driver is at fault",
+                )
+            _retry_or_give_up(attempt, failure, where)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         """Nothing to release: connectorx opens a connection per query."""
@@ -293,29 +316,71 @@ class PymysqlReader:
     def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
         """Execute with bound ``params`` and convert every returned row."""
         sql = build_select(columns, from_sql, "pymysql")
-        with self._guard(columns), self._connection().cursor() as cur:
-            cur.execute(sql, _pymysql_params(params))
-            rows = cur.fetchall()
-        return rows_to_result(rows, columns)
+        where = _table_of(columns) or f"{self._source.host}:{self._source.port}"
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                with self._guard(columns), self._connection().cursor() as cur:
+                    cur.execute(sql, _pymysql_params(params))
+                    rows = cur.fetchall()
+                return rows_to_result(rows, columns)
+            except _LostConnection as lost:
+                self.close()  # the next attempt reconnects
+                _retry_or_give_up(attempt, lost.detail, where)
+        raise AssertionError("unreachable")
 
     def iter_batches(
         self, columns: Sequence[Column], from_sql: str, params: Sequence[Any], batch_rows: int = 100_000,
     ) -> Iterator[ReadResult]:
         """Stream an unpaginated query in batches (server-side cursor; the connection is busy meanwhile)."""
         sql = build_select(columns, from_sql, "pymysql")
-        with self._guard(columns), self._connection().cursor(pymysql.cursors.SSCursor) as cur:
-            cur.execute(sql, _pymysql_params(params))
-            while rows := cur.fetchmany(batch_rows):
-                yield rows_to_result(rows, columns)
+        try:
+            with self._guard(columns), self._connection().cursor(pymysql.cursors.SSCursor) as cur:
+                cur.execute(sql, _pymysql_params(params))
+                while rows := cur.fetchmany(batch_rows):
+                    yield rows_to_result(rows, columns)
+        except _LostConnection as lost:  # a stream cannot be resumed halfway: the caller re-runs it
+            self.close()
+            raise SourceError(f"lost the MySQL connection while streaming: {lost.detail}",
+                              where=_table_of(columns)) from None
 
     def _guard(self, columns: Sequence[Column]) -> _ErrorGuard:
         return _ErrorGuard(self._source, columns)
 
     def close(self) -> None:
         """Close the connection (a later read reconnects)."""
-        if self._conn is not None and self._conn.open:
-            self._conn.close()
-        self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None and conn.open:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a dead socket cannot be closed politely
+                conn._force_close()
+
+
+class _LostConnection(Exception):
+    """Internal: the connection (not the query) failed; the page query may be re-run."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _is_transient_text(text: str) -> bool:
+    lowered = text.lower()
+    return any(fragment in lowered for fragment in _TRANSIENT_TEXT)
+
+
+def _retry_or_give_up(attempt: int, detail: str, where: str) -> None:
+    """Sleep before the next attempt, or raise the one SourceError the user sees after the last."""
+    if attempt >= RETRY_ATTEMPTS:
+        raise SourceError(
+            f"lost the MySQL connection {attempt} times in a row while reading (last: {detail})",
+            where=where, hint="check the server, the network and read_timeout; the next run resumes where "
+                              "this one stopped (nothing after the last written file was committed)",
+        )
+    delay = min(RETRY_BASE_SECONDS * 2 ** (attempt - 1), RETRY_MAX_SECONDS)
+    log.warning("%s: lost the MySQL connection (%s); re-running the page query in %.1f s (attempt %d of %d)",
+                where, detail, delay, attempt + 1, RETRY_ATTEMPTS)
+    time.sleep(delay)
 
 
 class _ErrorGuard:
@@ -337,7 +402,12 @@ class _ErrorGuard:
             ) from None
         if isinstance(exc, pymysql.err.MySQLError):
             message = mysql.redact(str(exc), [mysql.secret_value(self._source)])
+            if exc.args and exc.args[0] in _TRANSIENT_ERRNOS:
+                raise _LostConnection(message) from None
             raise SourceError(f"query failed: {message}", where=where) from None
+        if isinstance(exc, SourceError) and "cannot connect to MySQL" in exc.message and \
+                any(f"({n}," in exc.message for n in _TRANSIENT_ERRNOS):
+            raise _LostConnection(exc.message) from None  # a reconnect refused while the server restarts
 
 
 def _pymysql_params(params: Sequence[Any]) -> tuple[Any, ...]:

@@ -1,4 +1,4 @@
-"""``extractor verify``: does the lake (and the warehouse's staging) hold exactly what MySQL holds?
+"""``extractor verify``: does the lake (and the warehouse's staging) hold exactly what MySQL holds.
 
 Per table, three streams in key order are merged — MySQL's current rows, the lake's current state
 (the latest version per key over every data file, tombstones removing keys; the same rule as the
@@ -395,7 +395,7 @@ def _lake_sql(files: list[str], columns: list[Column], ids: Sequence[str], order
 def _open_lake_duckdb(storage: Storage) -> Any:
     import duckdb
 
-    db = duckdb.connect(":memory:", config={"TimeZone": "UTC"})
+    db = duckdb.connect(":memory:")
     if storage.url.startswith("s3://"):
         import s3fs
 
@@ -528,8 +528,8 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
                 "union_by_name = true, hive_partitioning = false)").fetchall()
             present = {r[0] for r in described}
             order = [rt.cursor, *rt.ids] if rt.cursor else []
-            lake_rows: Iterator[_Row] = _reshape(lake_db, _lake_sql(files, columns, rt.ids, order, present), key_kinds, kinds,
-                                 common)
+            lake_sql = _lake_sql(files, columns, rt.ids, order, present)
+            lake_rows: Iterator[_Row] = _reshape(lake_db, lake_sql, key_kinds, kinds, common)
         else:
             lake_rows = iter(())
         wh_rows = None
@@ -606,4 +606,4 @@ def verify_command(config_dir: Path | None, env: str | None, pipeline: str | Non
 VERIFY_MISMATCH_EXIT = 7
 
 __all__ = ["TableVerification", "VerifyReport", "canonical", "row_hash", "verify_command", "verify_pipeline",
-           "verify_table", "LakeError"]
+           "verify_table"]

@@ -127,7 +127,7 @@ def test_concurrent_sync_of_one_table_stops_the_second_with_a_clear_message(work
     layout = TableLayout(pipe.source, table.source_db, pipe.target_schema, table.target)
     with TableLock(open_lake(pipe.lake), layout, owner="another-run", ttl_seconds=600):
         result = workspace.cli("sync", "-p", "sales", "-t", "orders")
-    assert result.exit_code == 1
+    assert result.exit_code == 5
     line = next(x for x in result.output.splitlines() if x.startswith("error: orders"))
     assert "locked" in line and "another-run" in line
 
@@ -180,7 +180,7 @@ def test_unknown_column_in_config_fails_with_file_and_line(workspace):
     path.write_text(path.read_text().replace("cursor_column: updated_at\n    id_columns: [order_id]",
                                              "cursor_column: updated_att\n    id_columns: [order_id]"))
     result = workspace.cli("sync", "-p", "sales", "-t", "orders")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     line = next(x for x in result.output.splitlines() if x.startswith("error: orders"))
     assert "sales.yml:" in line and "updated_att" in line and "did you mean 'updated_at'" in line
 
