@@ -68,6 +68,15 @@ def main() -> int:
     return 0
 
 
+def table(cursor) -> str:  # noqa: ANN001
+    """A DuckDB result as aligned text columns (no pandas needed)."""
+    names = [d[0] for d in cursor.description]
+    rows = [["NULL" if v is None else str(v) for v in row] for row in cursor.fetchall()]
+    widths = [max(len(x) for x in col) for col in zip(names, *rows, strict=False)]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                     for r in [names, *rows])
+
+
 def show_warehouse(path: Path) -> None:
     import duckdb
 
@@ -77,16 +86,16 @@ def show_warehouse(path: Path) -> None:
         ).fetchone()
         if customer:
             print(f"\nhistory of customer {customer[0]} (dim_customers):")
-            print(db.execute(
+            print(table(db.execute(
                 "select customer_sk, tier, city, address, valid_from, valid_to, is_current"
                 " from main_marts.dim_customers where customer_id = ? order by valid_from", [customer[0]]
-            ).fetchdf().to_string(index=False))
+            )))
         print("\nproducts no longer current (deleted at the source):")
-        print(db.execute(
+        print(table(db.execute(
             "select product_id, product_name, valid_from, valid_to, is_current from main_marts.dim_products"
             " where product_id in (select product_id from main_marts.dim_products group by 1"
             " having bool_or(is_current) = false) order by product_id"
-        ).fetchdf().to_string(index=False))
+        )))
         print("\nrows per model:")
         rows = db.execute(
             "select table_schema || '.' || table_name from information_schema.tables"
