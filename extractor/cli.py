@@ -629,11 +629,12 @@ SampleSourceOption = Annotated[str, typer.Option("--source", help="Source connec
 DatabaseOption = Annotated[str | None, typer.Option("--database", help="Database name (default: the source's).")]
 
 
-def _admin_connection(project: Project, source: str) -> Any:
+def _admin_connection(project: Project, source: str, database: str | None) -> tuple[str, Any]:
+    """The sample database's name and a connection to its server without a default database."""
     from extractor import mysql
 
     conn = project.source(source)
-    return conn, mysql.connect(conn.model_copy(update={"database": None}))
+    return database or conn.database or "sales", mysql.connect(conn.model_copy(update={"database": None}))
 
 
 @sample_app.command("create")
@@ -645,9 +646,7 @@ def sample_create(
     """(Re)create the sample database with deterministic generated data."""
     from extractor import sample
 
-    project = _project(config_dir, env)
-    conn_cfg, conn = _admin_connection(project, source)
-    db = database or conn_cfg.database or "sales"
+    db, conn = _admin_connection(_project(config_dir, env), source, database)
     try:
         started = time.monotonic()
         counts = sample.create(conn, db, sample.SampleSize.scaled(orders))
@@ -666,9 +665,7 @@ def sample_mutate(
     """Apply a round of source changes (tier/address updates, new orders, a deleted product)."""
     from extractor import sample
 
-    project = _project(config_dir, env)
-    conn_cfg, conn = _admin_connection(project, source)
-    db = database or conn_cfg.database or "sales"
+    db, conn = _admin_connection(_project(config_dir, env), source, database)
     try:
         summary = sample.mutate(conn, db, seed=seed)
     finally:

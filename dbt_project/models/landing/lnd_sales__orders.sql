@@ -3,18 +3,4 @@
 -- Every extracted version of sales.orders, appended one batch at a time: a batch whose _batch_id is
 -- already here is never read again, so re-running dbt build never duplicates.
 
-with
-
-batches as (
-
-    select * from {{ lake_relation('sales', 'orders') }}
-
-)
-
-select *
-from batches
-{% if lake_is_incremental() %}
-where batches._batch_id not in (
-    select landed._batch_id from {{ this }} as landed
-)
-{% endif %}
+{{ landing_batches('sales', 'orders') }}

@@ -1,0 +1,18 @@
+{#- The body of every landing model: the table's lake batches whose _batch_id is not landed yet. -#}
+{% macro landing_batches(source_name, table_name) -%}
+with
+
+batches as (
+
+    select * from {{ lake_relation(source_name, table_name) }}
+
+)
+
+select *
+from batches
+{% if lake_is_incremental() %}
+where batches._batch_id not in (
+    select landed._batch_id from {{ this }} as landed
+)
+{% endif %}
+{%- endmacro %}
