@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import pymysql
 
-from extractor.errors import SourceError
+from extractor.errors import ConfigError, SourceError
 from extractor.types import Column
 
 _IDENT = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
@@ -84,6 +84,12 @@ def connect(
     """
     password = secret_value(source)
     where = f"{source.host}:{source.port}"
+    if getattr(source, "ssh_tunnel", None) is not None:
+        raise ConfigError(
+            "ssh_tunnel is not supported by this version of the extractor",
+            where=f"connection {getattr(source, 'name', where)}",
+            hint="open the tunnel outside (ssh -N -L 13306:<db host>:3306 <bastion>) and point host/port at it",
+        )
     try:
         conn = pymysql.connect(
             host=source.host, port=int(source.port), user=source.username, password=password,
