@@ -68,7 +68,10 @@ class MySQLDatabase:
 def mysql_server() -> Iterator[object]:
     """A MySQL-compatible server over TCP: the one configured/running, or a throwaway MariaDB."""
     tmp = Path(tempfile.mkdtemp(prefix="extractor-mariadb-"))
-    server = mysql_server_script.ensure(tmp)
+    try:
+        server = mysql_server_script.ensure(tmp)
+    except SystemExit as exc:  # no server answers and none can be started: say how to get one
+        pytest.exit(str(exc), returncode=3)
     yield server
     if server.started_here:
         mysql_server_script.stop(tmp)
