@@ -12,7 +12,7 @@ from typing import Any
 import pymysql
 
 DATABASE = "extractor_bench"
-GENERATOR_VERSION = "2"  # bump when a table definition or its data changes: cached tables are rebuilt
+GENERATOR_VERSION = "3"  # bump when a table definition or its data changes: cached tables are rebuilt
 
 NARROW_DDL = """CREATE TABLE narrow (
   id           BIGINT UNSIGNED PRIMARY KEY,
@@ -36,9 +36,9 @@ NARROW_SELECT = """SELECT n, 1 + (n * 48271) % 400000,
   ELT(1 + n % 3, 'USD','EUR','GBP'),
   1 + n % 9,
   IF(n % 7 = 0, NULL, CONCAT('note ', n)),
-  TIMESTAMP('2025-01-01') + INTERVAL n * 10 SECOND + INTERVAL (n * 7919) % 1000000 MICROSECOND,
-  IF(n % 5 = 0, NULL, TIMESTAMP('2025-01-02') + INTERVAL n * 10 SECOND + INTERVAL (n * 31) % 1000000 MICROSECOND),
-  TIMESTAMP('2025-01-01') + INTERVAL n * 10 SECOND + INTERVAL (n * 7919) % 1000000 MICROSECOND
+  TIMESTAMP('2025-01-01') + INTERVAL n SECOND + INTERVAL (n * 7919) % 1000000 MICROSECOND,
+  IF(n % 5 = 0, NULL, TIMESTAMP('2025-01-02') + INTERVAL n SECOND + INTERVAL (n * 31) % 1000000 MICROSECOND),
+  TIMESTAMP('2025-01-01') + INTERVAL n SECOND + INTERVAL (n * 7919) % 1000000 MICROSECOND
     + INTERVAL n % 3 MINUTE"""
 
 WIDE_COLUMNS = """

@@ -111,7 +111,10 @@ def test_lineage_fields():
     ("column", "connectorx", "pymysql"),
     [
         (col("int"), "`c`", "`c`"),
-        (col("decimal", precision=12, scale=2), "CAST(`c` AS CHAR) AS `c`", "`c`"),
+        (col("decimal", precision=12, scale=2), "`c`", "`c`"),  # exact through connectorx's decimal(38,10)
+        (col("decimal", precision=28, scale=10), "`c`", "`c`"),
+        (col("decimal", precision=38, scale=10), "CAST(`c` AS CHAR) AS `c`", "`c`"),  # beyond rust_decimal
+        (col("decimal", precision=20, scale=12), "CAST(`c` AS CHAR) AS `c`", "`c`"),  # scale > 10 would round
         (col("json"), "CAST(`c` AS CHAR) AS `c`", "`c`"),
         (col("uuid"), "CAST(`c` AS CHAR) AS `c`", "`c`"),
         (col("time"), "CAST(TIME_TO_SEC(`c`) * 1000000 AS SIGNED) AS `c`", "`c`"),

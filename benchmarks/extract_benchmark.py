@@ -1,0 +1,344 @@
+"""Extract benchmark: this project's extractor against dlt's ``sql_database``, on the same MySQL table.
+
+Every measurement runs in a fresh subprocess, so wall time includes interpreter start-up and imports and
+peak RSS (``os.wait4``'s ``ru_maxrss``) belongs to that one measurement. Then the Parquet each tool wrote
+is read back and compared value by value with MySQL (type fidelity). See benchmarks/README.md.
+
+    .venv/bin/python benchmarks/extract_benchmark.py --rows 2000000 --variant both
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bench_tables
+import fidelity
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+EXTRACTOR = [PYTHON, "-m", "extractor"]
+SAFETY_LAG = 1
+
+
+@dataclass
+class Measurement:
+    """One subprocess run."""
+
+    variant: str
+    name: str
+    tool: str
+    rows: int = 0
+    wall: float = 0.0
+    inner: float | None = None  # the tool's own timing (extractor: the table's read-and-write loop)
+    peak_rss_mb: float = 0.0
+    cpu: float = 0.0  # user + system CPU seconds of the process and its children (robust to a busy machine)
+    ok: bool = True
+    error: str | None = None
+    data_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.wall if self.wall and self.ok else 0.0
+
+
+def run_child(cmd: list[str], env: dict[str, str] | None = None,
+              log: Path | None = None) -> tuple[float, float, int, str, float]:
+    """Run ``cmd``; returns (wall s, peak RSS MB of it and its children, exit code, output, CPU s).
+
+    On Linux a forked child starts with its parent's RSS high-water mark, so ``wait4`` on a direct child
+    would report at least this (large, after fidelity checks) process's peak. GNU time, a small C
+    program, is the parent of the measured process instead, when it is installed.
+    """
+    out = tempfile.TemporaryFile(mode="w+")
+    stats = Path(tempfile.mkstemp(prefix="bench-time-")[1])
+    timer = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    full = [timer, "-f", "%M %U %S", "-o", str(stats), *cmd] if timer else cmd
+    started = time.monotonic()
+    proc = subprocess.Popen(full, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    rss, cpu = usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    if timer:
+        fields = stats.read_text().strip().splitlines()[-1].split()
+        rss, cpu = int(fields[0]) / 1024, float(fields[1]) + float(fields[2])
+    stats.unlink(missing_ok=True)
+    out.seek(0)
+    text = out.read()
+    if log is not None:
+        log.write_text(text)
+    return wall, rss, proc.returncode, text, cpu
+
+
+# ------------------------------------------------------------------------------------------- extractor
+
+
+def write_config(config_dir: Path, tables: dict[str, str], batch_rows: int, partitions: int) -> None:
+    """A config dir with the repo's connections.yml and a ``bench`` pipeline over ``tables``."""
+    (config_dir / "pipelines").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "config" / "connections.yml", config_dir / "connections.yml")
+    lines = [
+        "pipeline:", "  name: bench", "  source: sales_mysql", "  target: local_duckdb",
+        "  target_schema: bench", '  lake: "${EXTRACTOR_LAKE}"', "defaults:", f"  batch_rows: {batch_rows}",
+        f"  safety_lag_seconds: {SAFETY_LAG}", f"  snapshot_partitions: {partitions}", "tables:",
+    ]
+    for name, source_table in tables.items():
+        lines += [f"  {name}:", f"    source_table: {bench_tables.DATABASE}.{source_table}",
+                  "    cdc_strategy: hybrid", "    cursor_column: updated_at", "    id_columns: [id]"]
+    (config_dir / "pipelines" / "bench.yml").write_text("\n".join(lines) + "\n")
+
+
+def extractor_sync(variant: str, name: str, config_dir: Path, table: str, lake: Path, reader: str,
+                   logs: Path) -> Measurement:
+    cmd = [*EXTRACTOR, "sync", "--pipeline", "bench", "--table", table, "--reader", reader, "--json",
+           "--config-dir", str(config_dir)]
+    env = {"EXTRACTOR_LAKE": str(lake), "MYSQL_DATABASE": bench_tables.DATABASE}
+    wall, rss, code, text, cpu = run_child(cmd, env, logs / f"{variant}-{name}.log")
+    m = Measurement(variant, name, f"extractor/{reader}", wall=wall, peak_rss_mb=rss, cpu=cpu)
+    try:
+        report = json.loads(text[text.index("{"):])
+        t = report["tables"][0]
+        m.rows, m.inner, m.ok = int(t["rows"]), float(t["seconds"]), t["status"] == "success"
+        m.error = t.get("error")
+        m.extra = {"files": t["files"], "phase": t["phase"], "warnings": t["warnings"]}
+    except (ValueError, KeyError, IndexError):
+        m.ok, m.error = False, f"exit {code}: {text.strip()[-300:]}"
+    if code != 0 and m.ok:
+        m.ok, m.error = False, f"exit {code}"
+    m.data_dir = str(lake / "data")
+    return m
+
+
+# ------------------------------------------------------------------------------------------------- dlt
+
+
+def dlt_extract(variant: str, table: str, backend: str, out: Path, logs: Path) -> Measurement:
+    cmd = [PYTHON, str(ROOT / "benchmarks" / "dlt_child.py"), "--table", table, "--backend", backend,
+           "--out", str(out)]
+    wall, rss, code, text, cpu = run_child(cmd, {"RUNTIME__LOG_LEVEL": "ERROR"},
+                                           logs / f"{variant}-dlt-{backend}-{table}.log")
+    m = Measurement(variant, f"dlt {backend}", f"dlt/{backend}", wall=wall, peak_rss_mb=rss, cpu=cpu)
+    line = next((ln for ln in text.splitlines() if ln.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        m.ok, m.error = False, f"exit {code}: {text.strip()[-300:]}"
+        return m
+    res = json.loads(line.removeprefix("BENCH_RESULT "))
+    m.ok, m.error = bool(res.get("ok")), res.get("error")
+    m.rows, m.inner, m.data_dir = int(res.get("rows", 0)), res.get("seconds"), res.get("data_dir")
+    return m
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    import psutil
+
+    mem = psutil.virtual_memory().total / 2**30
+    return (f"{platform.platform()}, {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
+            f"{mem:.0f} GiB RAM, Python {platform.python_version()}")
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for pkg in ("connectorx", "pyarrow", "pymysql", "dlt", "sqlalchemy", "duckdb"):
+        try:
+            found[pkg] = version(pkg)
+        except PackageNotFoundError:
+            found[pkg] = "not installed"
+    conn = bench_tables.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT VERSION()")
+            found["server"] = cur.fetchone()[0]
+    finally:
+        conn.close()
+    return found
+
+
+def results_table(ms: list[Measurement]) -> str:
+    lines = ["| variant | measurement | rows | wall s | rows/s | peak RSS MB | client CPU s | vs dlt best | notes |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for variant in dict.fromkeys(m.variant for m in ms):
+        group = [m for m in ms if m.variant == variant]
+        dlt_ok = [m for m in group if m.tool.startswith("dlt/") and m.ok]
+        best = max(dlt_ok, key=lambda m: m.rows_per_second) if dlt_ok else None
+        for m in group:
+            ratio = (f"{m.rows_per_second / best.rows_per_second:.2f}×"
+                     if best and m.ok and "incremental" not in m.name else "—")
+            notes = " ".join((m.error or "").split())[:160]  # one line: errors may span many
+            if m.inner is not None and m.ok:
+                notes = f"inner {m.inner:.2f} s" + (f"; {notes}" if notes else "")
+            if "incremental_ratio" in m.extra:
+                notes += f"; {m.extra['incremental_ratio']:.1%} of the initial extract's wall time"
+            lines.append(f"| {m.variant} | {m.name} | {m.rows:,} | {m.wall:.2f} | "
+                         f"{m.rows_per_second:,.0f} | {m.peak_rss_mb:.0f} | {m.cpu:.1f} | {ratio} | "
+                         f"{notes.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+_FOCUS = ["id", "order_total", "discount", "ordered_at", "status", "u64", "d18_4", "d38_10", "dt6", "ts6", "d",
+          "tm", "yr", "js", "bin16", "st", "f32", "vc_long"]
+
+
+def fidelity_table(checks: dict[str, dict[str, Any]]) -> str:
+    """One row per column of interest, one column per tool: Arrow type, and ✗ n when values differ."""
+    tools = list(checks)
+    names: list[str] = []
+    for res in checks.values():
+        for n in res.get("columns", {}):
+            if n not in names:
+                names.append(n)
+    lines = ["| column | " + " | ".join(tools) + " |", "|---|" + "---|" * len(tools)]
+    for name in names:
+        cells = []
+        for tool in tools:
+            res = checks[tool]
+            if "columns" not in res:
+                cells.append("—")
+                continue
+            col = res["columns"].get(name)
+            if col is None:
+                cells.append("missing")
+                continue
+            mark = "✓" if col["mismatches"] == 0 else f"✗ {col['mismatches']}/{res['rows_checked']}"
+            cells.append(f"`{col['type']}` {mark}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    errors = [f"- {tool}: {res['error']}" for tool, res in checks.items() if "error" in res]
+    examples = []
+    for tool, res in checks.items():
+        for name, col in res.get("columns", {}).items():
+            if col["example"]:
+                ex = col["example"]
+                examples.append(f"- {tool} `{name}` id {ex['id']}: MySQL `{ex['mysql']}` → Parquet `{ex['parquet']}`")
+    return "\n".join(lines + ([""] + errors if errors else []) + ([""] + examples if examples else []))
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=2_000_000, help="rows in the source table (default 2,000,000)")
+    parser.add_argument("--variant", choices=["narrow", "wide", "both"], default="narrow")
+    parser.add_argument("--skip-dlt", action="store_true", help="measure only this project's extractor")
+    parser.add_argument("--skip-pymysql", action="store_true", help="skip the (slow) pure-Python reader")
+    parser.add_argument("--skip-incremental", action="store_true")
+    parser.add_argument("--skip-fidelity", action="store_true")
+    parser.add_argument("--batch-rows", type=int, default=100_000, help="extractor defaults.batch_rows")
+    parser.add_argument("--partitions", type=int, default=1, help="extractor defaults.snapshot_partitions")
+    parser.add_argument("--rebuild", action="store_true", help="regenerate the source tables")
+    parser.add_argument("--keep", action="store_true", help="keep the lakes and dlt buckets (work dir printed)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results file stem (default benchmarks/results/extract-<timestamp>); .md and .json")
+    args = parser.parse_args()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or ROOT / "benchmarks" / "results" / f"extract-{stamp}"
+    out = out.with_suffix("") if out.suffix in (".md", ".json") else out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="extract-bench-"))
+    logs = work / "logs"
+    logs.mkdir()
+    variants = ["narrow", "wide"] if args.variant == "both" else [args.variant]
+    print(f"work dir {work}", flush=True)
+
+    measurements: list[Measurement] = []
+    checks: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def record(m: Measurement) -> Measurement:
+        measurements.append(m)
+        status = "ok" if m.ok else f"FAILED: {m.error}"
+        print(f"  {m.variant:6} {m.name:28} {m.rows:>11,} rows {m.wall:8.2f} s {m.rows_per_second:>11,.0f} rows/s "
+              f"{m.peak_rss_mb:6.0f} MB {m.cpu:6.1f} cpu-s  {status}", flush=True)
+        return m
+
+    for variant in variants:
+        table = bench_tables.ensure(variant, args.rows, rebuild=args.rebuild)
+        config_dir = work / f"config-{variant}"
+        write_config(config_dir, {"t": table, "edge": "edge"}, args.batch_rows, args.partitions)
+        ids = fidelity.sample_ids(args.rows)
+        checks[variant] = {}
+        readers = ["connectorx"] + ([] if args.skip_pymysql else ["pymysql"])
+        for reader in readers:
+            lake = work / f"lake-{variant}-{reader}"
+            m = extractor_sync(variant, f"extractor {reader} initial", config_dir, "t", lake, reader, logs)
+            if m.ok and m.rows != args.rows:
+                m.ok, m.error = False, f"extracted {m.rows:,} of {args.rows:,} rows"
+            record(m)
+            if m.ok and not args.skip_fidelity:
+                checks[variant][m.tool] = fidelity.compare(table, m.data_dir, ids)
+        if not args.skip_dlt:
+            for backend in ("connectorx", "pyarrow"):
+                m = record(dlt_extract(variant, table, backend, work / f"dlt-{variant}-{backend}", logs))
+                if not args.skip_fidelity:
+                    checks[variant][m.tool] = (fidelity.compare(table, m.data_dir, ids) if m.ok
+                                               else {"error": m.error})
+                if not args.keep:
+                    shutil.rmtree(work / f"dlt-{variant}-{backend}", ignore_errors=True)
+        if not args.skip_incremental:
+            initial = next(m for m in measurements if m.variant == variant and m.name == "extractor connectorx initial")
+            changed = bench_tables.touch_spread(table, 0.01)
+            time.sleep(SAFETY_LAG + 1.5)
+            m = record(extractor_sync(variant, f"extractor incremental ({changed:,} changed)", config_dir, "t",
+                                      work / f"lake-{variant}-connectorx", "connectorx", logs))
+            if m.rows != changed:
+                m.extra["expected_rows"] = changed
+                m.error = f"expected {changed:,} rows"
+            m.extra["incremental_ratio"] = m.wall / initial.wall if initial.wall else 0.0
+        if not args.keep:
+            for reader in ("connectorx", "pymysql"):
+                shutil.rmtree(work / f"lake-{variant}-{reader}", ignore_errors=True)
+
+    if not args.skip_fidelity:  # boundary values: every tool on the small edge table
+        bench_tables.ensure_edge()
+        edge_checks: dict[str, dict[str, Any]] = {}
+        config_dir = work / "config-wide" if "wide" in variants else work / f"config-{variants[0]}"
+        for reader in ("connectorx", "pymysql"):
+            m = extractor_sync("edge", f"extractor {reader}", config_dir, "edge", work / f"lake-edge-{reader}",
+                               reader, logs)
+            edge_checks[m.tool] = fidelity.compare("edge", m.data_dir, None) if m.ok else {"error": m.error}
+        if not args.skip_dlt:
+            for backend in ("connectorx", "pyarrow"):
+                m = dlt_extract("edge", "edge", backend, work / f"dlt-edge-{backend}", logs)
+                edge_checks[m.tool] = fidelity.compare("edge", m.data_dir, None) if m.ok else {"error": m.error}
+        checks["edge"] = edge_checks
+
+    header = [f"# Extract benchmark {stamp}", "", f"Machine: {machine()}", "",
+              "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
+              f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}` — {args.rows:,} rows, "
+              f"batch_rows {args.batch_rows:,}, snapshot_partitions {args.partitions}", ""]
+    body = ["## Throughput and memory", "", results_table(measurements), ""]
+    for name, res in checks.items():
+        if res:
+            body += [f"## Type fidelity: {name}", "", fidelity_table(res), ""]
+    text = "\n".join(header + body)
+    out.with_suffix(".md").write_text(text)
+    out.with_suffix(".json").write_text(json.dumps({
+        "machine": machine(), "rows": args.rows, "args": {k: str(v) for k, v in vars(args).items()},
+        "measurements": [asdict(m) | {"rows_per_second": m.rows_per_second} for m in measurements],
+        "fidelity": checks}, indent=2, default=str))
+    print("\n" + text)
+    print(f"\nwritten {out.with_suffix('.md')} and .json")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(m.ok for m in measurements) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
