@@ -86,14 +86,14 @@ def run_child(cmd: list[str], env: dict[str, str] | None = None,
 # ------------------------------------------------------------------------------------------- extractor
 
 
-def write_config(config_dir: Path, tables: dict[str, str], batch_rows: int, partitions: int) -> None:
+def write_config(config_dir: Path, tables: dict[str, str], batch_rows: int) -> None:
     """A config dir with the repo's connections.yml and a ``bench`` pipeline over ``tables``."""
     (config_dir / "pipelines").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config" / "connections.yml", config_dir / "connections.yml")
     lines = [
         "pipeline:", "  name: bench", "  source: sales_mysql", "  target: local_duckdb",
         "  target_schema: bench", '  lake: "${EXTRACTOR_LAKE}"', "defaults:", f"  batch_rows: {batch_rows}",
-        f"  safety_lag_seconds: {SAFETY_LAG}", f"  snapshot_partitions: {partitions}", "tables:",
+        f"  safety_lag_seconds: {SAFETY_LAG}", "tables:",
     ]
     for name, source_table in tables.items():
         lines += [f"  {name}:", f"    source_table: {bench_tables.DATABASE}.{source_table}",
@@ -241,7 +241,6 @@ def main() -> int:
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--skip-fidelity", action="store_true")
     parser.add_argument("--batch-rows", type=int, default=100_000, help="extractor defaults.batch_rows")
-    parser.add_argument("--partitions", type=int, default=1, help="extractor defaults.snapshot_partitions")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the source tables")
     parser.add_argument("--keep", action="store_true", help="keep the lakes and dlt buckets (work dir printed)")
     parser.add_argument("--out", type=Path, default=None,
@@ -271,7 +270,7 @@ def main() -> int:
     for variant in variants:
         table = bench_tables.ensure(variant, args.rows, rebuild=args.rebuild)
         config_dir = work / f"config-{variant}"
-        write_config(config_dir, {"t": table, "edge": "edge"}, args.batch_rows, args.partitions)
+        write_config(config_dir, {"t": table, "edge": "edge"}, args.batch_rows)
         ids = fidelity.sample_ids(args.rows)
         checks[variant] = {}
         readers = ["connectorx"] + ([] if args.skip_pymysql else ["pymysql"])
@@ -322,7 +321,7 @@ def main() -> int:
     header = [f"# Extract benchmark {stamp}", "", f"Machine: {machine()}", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
               f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}` — {args.rows:,} rows, "
-              f"batch_rows {args.batch_rows:,}, snapshot_partitions {args.partitions}", ""]
+              f"batch_rows {args.batch_rows:,}", ""]
     body = ["## Throughput and memory", "", results_table(measurements), ""]
     for name, res in checks.items():
         if res:

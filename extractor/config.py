@@ -170,7 +170,7 @@ class Defaults(_Model):
     reader: Literal["auto", "connectorx", "pymysql"] = "auto"
     lock_ttl_seconds: int = Field(default=3600, gt=0)
     null_cursor_policy: Literal["warn", "fail"] = "warn"
-    snapshot_partitions: int = Field(default=1, gt=0)
+    batch_max_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
 
 
 class Validation(_Model):

@@ -46,6 +46,7 @@ class TableInfo:
     indexes: dict[str, list[str]] = field(default_factory=dict)
     engine: str | None = None
     approx_rows: int | None = None
+    avg_row_length: int | None = None
     unique_keys: dict[str, list[str]] = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
@@ -163,7 +164,7 @@ def describe_table(conn: pymysql.connections.Connection, db: str, table: str) ->
     """Columns (ordinal order), primary key, indexes, engine and row estimate of ``db.table``."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT ENGINE, TABLE_ROWS FROM information_schema.TABLES"
+            "SELECT ENGINE, TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES"
             " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
             (db, table),
         )
@@ -173,7 +174,7 @@ def describe_table(conn: pymysql.connections.Connection, db: str, table: str) ->
             names = [r[0] for r in cur.fetchall()]
             hint = _suggest(table, names) if names else f"database {db!r} has no tables or does not exist"
             raise SourceError("table not found", where=f"{db}.{table}", hint=hint)
-        engine, approx_rows = found
+        engine, approx_rows, avg_row_length = found
         cur.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, ORDINAL_POSITION, NUMERIC_PRECISION,"
             " NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, CHARACTER_MAXIMUM_LENGTH,"
@@ -205,6 +206,7 @@ def describe_table(conn: pymysql.connections.Connection, db: str, table: str) ->
     return TableInfo(
         db=db, name=table, columns=columns, primary_key=list(indexes.get("PRIMARY", [])),
         indexes=indexes, engine=engine, approx_rows=_int(approx_rows), unique_keys=unique,
+        avg_row_length=_int(avg_row_length),
     )
 
 

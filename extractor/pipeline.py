@@ -32,6 +32,7 @@ from extractor.config import Pipeline, Project, SourceConnection, TableConfig
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
+from extractor.prefetch import prefetch
 from extractor.reader import Reader, open_reader
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
@@ -122,6 +123,7 @@ class ResolvedTable:
     columns: list[Column]
     fingerprint: str
     warnings: tuple[str, ...]
+    avg_row_length: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -196,7 +198,8 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
     fingerprint = hashlib.sha256(
         json.dumps([(c.name, c.column_type, c.nullable) for c in info.columns]).encode()
     ).hexdigest()[:16]
-    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings))
+    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings),
+                         info.avg_row_length)
 
 
 def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
@@ -461,6 +464,10 @@ class _TableRun:
         self.result.phase = plan.phase
         if rt.cursor and plan.phase in ("snapshot", "incremental"):
             self._check_null_cursors(conn, plan, rt)
+        if rt.avg_row_length:
+            # Memory is bounded by the page: wide rows get fewer per page (InnoDB's estimate is generous).
+            by_bytes = max(1_000, ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length)
+            self.batch_rows = min(self.batch_rows, by_bytes)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
         self.result.reader = reader.name
         file_writer = self._file_writer(rt)
@@ -509,38 +516,55 @@ class _TableRun:
     def _read_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable,
                     file_writer: writer.FileWriter, schema: pa.Schema, keys: list[pa.Table],
                     lock: TableLock) -> bool:
-        """Read and write pages until the range is exhausted (True) or ``--limit`` stops it (False)."""
-        position = self._position(rt) if plan.phase != "full" else None
-        remaining = self.ctx.options.limit
-        while True:
-            limit = self.batch_rows if remaining is None else min(self.batch_rows, remaining)
-            if limit <= 0:
-                return False
-            sql, params = cdc.page_query(plan, position, limit)
-            result = reader.read(rt.columns, sql, params)
-            page = result.table
-            fault_point("page_read")
-            for name, count in result.zero_dates.items():
+        """Read and write pages until the range is exhausted (True) or ``--limit`` stops it (False).
+
+        Page N+1 is read in a background thread while page N is written: a page's position comes from
+        the page itself, so reading never waits for a commit, and the watermark still only moves when
+        a file is durable.
+        """
+        completed = False
+        pages = prefetch(self._pages(reader, plan, rt, schema), depth=1, name=f"read-{self.table.name}")
+        for page in pages:
+            for name, count in page.zero_dates.items():
                 self.result.zero_dates[name] = self.result.zero_dates.get(name, 0) + count
-            if page.num_rows == 0:
-                return True
-            self._validate_page(page, rt)
-            position = cdc.last_position(plan, page)
+            completed = page.last
+            if page.table.num_rows == 0:
+                break
+            self._validate_page(page.table, rt)
             if self._detects_deletes(rt, plan):
-                keys.append(page.select(list(rt.ids)))
-            checkpoint = {"phase": plan.phase, "position": list(position)}
+                keys.append(page.table.select(list(rt.ids)))
+            checkpoint = {"phase": plan.phase, "position": list(page.position)}
             self._checkpoint = checkpoint
-            written = file_writer.write(page.cast(schema), checkpoint=checkpoint)
-            self.result.rows += page.num_rows
+            written = file_writer.write(page.table, checkpoint=checkpoint)
+            self.result.rows += page.table.num_rows
             if written is not None:
                 self._commit(rt, plan.phase, written)
                 lock.refresh()
             if self.ctx.options.progress:
                 self.ctx.options.progress(self.table.name, self.result.rows, self.result.files)
+        return completed
+
+    def _pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable,
+               schema: pa.Schema) -> Iterator[_Page]:
+        """Pages in key order, cast to the file schema, each with the position after it (reads only)."""
+        position = self._position(rt) if plan.phase != "full" else None
+        remaining = self.ctx.options.limit
+        while True:
+            limit = self.batch_rows if remaining is None else min(self.batch_rows, remaining)
+            if limit <= 0:
+                return
+            sql, params = cdc.page_query(plan, position, limit)
+            result = reader.read(rt.columns, sql, params)
+            fault_point("page_read")
+            page = result.table
+            if page.num_rows:
+                position = cdc.last_position(plan, page)
+            last = page.num_rows < limit
+            yield _Page(page.cast(schema), position, result.zero_dates, last)
+            if last:
+                return
             if remaining is not None:
                 remaining -= page.num_rows
-            if page.num_rows < limit:
-                return True
 
     def _commit(self, rt: ResolvedTable, phase: str, written: writer.WrittenFile) -> None:
         """The file is durable: record it and move the watermark to its last tuple."""
@@ -656,6 +680,16 @@ class _TableRun:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         self.ctx.storage.put_bytes(self.layout.keys_key, sink.getvalue().to_pybytes())
+
+
+@dataclass(frozen=True)
+class _Page:
+    """A page read ahead: rows in the file schema, the position after its last row, zero dates seen."""
+
+    table: pa.Table
+    position: tuple[Any, ...] | None
+    zero_dates: dict[str, int]
+    last: bool  # the range is exhausted after this page
 
 
 def _read_keys(storage: Storage, key: str) -> pa.Table | None:
