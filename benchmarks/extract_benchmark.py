@@ -336,7 +336,8 @@ def main() -> int:
     print(f"\nwritten {out.with_suffix('.md')} and .json")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    return 0 if all(m.ok for m in measurements) else 1
+    # A peer failing on a table is a result, not a benchmark failure; our own measurements must succeed.
+    return 0 if all(m.ok for m in measurements if m.tool == "extractor") else 1
 
 
 if __name__ == "__main__":

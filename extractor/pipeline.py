@@ -123,7 +123,6 @@ class ResolvedTable:
     columns: list[Column]
     fingerprint: str
     warnings: tuple[str, ...]
-    avg_row_length: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -198,8 +197,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
     fingerprint = hashlib.sha256(
         json.dumps([(c.name, c.column_type, c.nullable) for c in info.columns]).encode()
     ).hexdigest()[:16]
-    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings),
-                         info.avg_row_length)
+    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings))
 
 
 def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
@@ -464,10 +462,6 @@ class _TableRun:
         self.result.phase = plan.phase
         if rt.cursor and plan.phase in ("snapshot", "incremental"):
             self._check_null_cursors(conn, plan, rt)
-        if rt.avg_row_length:
-            # Memory is bounded by the page: wide rows get fewer per page (InnoDB's estimate is generous).
-            by_bytes = max(1_000, ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length)
-            self.batch_rows = min(self.batch_rows, by_bytes)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
         self.result.reader = reader.name
         file_writer = self._file_writer(rt)
@@ -559,6 +553,9 @@ class _TableRun:
             page = result.table
             if page.num_rows:
                 position = cdc.last_position(plan, page)
+                budget = self.ctx.pipeline.defaults.batch_max_bytes
+                if page.nbytes > budget:  # wide rows: fewer per page, so memory stays bounded by bytes
+                    self.batch_rows = max(1_000, page.num_rows * budget // page.nbytes)
             last = page.num_rows < limit
             yield _Page(page.cast(schema), position, result.zero_dates, last)
             if last:
