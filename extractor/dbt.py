@@ -111,42 +111,12 @@ def discover_columns(project: Any, pipeline: Any) -> dict[str, list[ColumnSpec]]
 # -- sources ------------------------------------------------------------------------------------------
 
 
-def arrow_to_redshift(data_type: Any) -> str:
-    """Redshift type for an Arrow type (fallback when the MySQL column is not at hand)."""
-    import pyarrow as pa  # noqa: PLC0415
-
-    t = data_type
-    if pa.types.is_decimal(t):
-        return f"NUMERIC({t.precision},{t.scale})"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
-    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
-        return "SMALLINT"
-    if pa.types.is_int32(t) or pa.types.is_uint16(t):
-        return "INTEGER"
-    if pa.types.is_int64(t) or pa.types.is_uint32(t):
-        return "BIGINT"
-    if pa.types.is_uint64(t):
-        return "NUMERIC(20,0)"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_float32(t):
-        return "REAL"
-    if pa.types.is_floating(t):
-        return "DOUBLE PRECISION"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_time(t):
-        return "TIME"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "VARBYTE(1024000)"
-    return "VARCHAR(65535)"
-
-
 def columns_from_arrow_schema(schema: Any) -> list[ColumnSpec]:
     """Columns of a landed Parquet schema, in file order (Redshift COPY matches Parquet by position)."""
+    from extractor.types import redshift_type_for_arrow  # noqa: PLC0415
+
     overrides = {"_batch_id": "VARCHAR(64)", "_op": "CHAR(1)"}
-    return [ColumnSpec(f.name, overrides.get(f.name) or arrow_to_redshift(f.type)) for f in schema]
+    return [ColumnSpec(f.name, overrides.get(f.name) or redshift_type_for_arrow(f.type)) for f in schema]
 
 
 def columns_from_mysql(columns: Sequence[Any]) -> list[ColumnSpec]:

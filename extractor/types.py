@@ -224,3 +224,33 @@ def select_expression(col: Column, reader: ReaderKind) -> str:
     elif reader != "pymysql":
         raise ValueError(f"unknown reader kind {reader!r}")
     return expr if expr == q else f"{expr} AS {q}"
+
+
+def redshift_type_for_arrow(data_type: pa.DataType) -> str:
+    """Redshift type for an Arrow type: the fallback when only a Parquet schema is at hand."""
+    t = data_type
+    if pa.types.is_decimal(t):
+        return f"NUMERIC({t.precision},{t.scale})"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
+    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return "SMALLINT"
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return "INTEGER"
+    if pa.types.is_int64(t) or pa.types.is_uint32(t):
+        return "BIGINT"
+    if pa.types.is_uint64(t):
+        return "NUMERIC(20,0)"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    if pa.types.is_float32(t):
+        return "REAL"
+    if pa.types.is_floating(t):
+        return "DOUBLE PRECISION"
+    if pa.types.is_date(t):
+        return "DATE"
+    if pa.types.is_time(t):
+        return "TIME"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        return "VARBYTE(1024000)"
+    return "VARCHAR(65535)"

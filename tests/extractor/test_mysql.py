@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from _sources import Source
 from pydantic import SecretStr
 
 from extractor import mysql
 from extractor.errors import SourceError
-
-
-@dataclass
-class Source:
-    host: str
-    port: int
-    username: str
-    password: SecretStr
-    database: str | None = None
-    connect_timeout: int = 5
-    read_timeout: int = 60
-    options: dict = field(default_factory=dict)
 
 
 def source_for(db, password: str | None = None) -> Source:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import struct
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from _sources import Source
 from pydantic import SecretStr
 
 from extractor import mysql, reader
@@ -20,16 +20,6 @@ from extractor.types import Column, arrow_schema, select_expression
 READERS = ["connectorx", "pymysql"]
 
 
-@dataclass
-class Source:
-    host: str
-    port: int
-    username: str
-    password: SecretStr
-    database: str | None = None
-    connect_timeout: int = 5
-    read_timeout: int = 60
-    options: dict = field(default_factory=dict)
 
 
 def source_for(db) -> Source:
