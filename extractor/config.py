@@ -48,6 +48,18 @@ def _check_ident(value: str) -> str:
 
 Ident = Annotated[str, AfterValidator(_check_ident)]
 
+# Source column and table names: anything MySQL accepts in a quoted identifier (quoted when used).
+_SOURCE_NAME_RE = re.compile(r"[^\x00-\x1f]{0,63}[^\x00-\x1f ]")
+
+
+def _check_source_name(value: str) -> str:
+    if not _SOURCE_NAME_RE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a MySQL name (1-64 characters, no control characters or trailing space)")
+    return value
+
+
+SourceName = Annotated[str, AfterValidator(_check_source_name)]
+
 
 def _suggest(word: str, choices: Iterable[str]) -> str | None:
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
@@ -176,8 +188,8 @@ class Defaults(_Model):
 class Validation(_Model):
     """Post-extract checks on a table's rows."""
 
-    required_columns: list[Ident] = []
-    max_null_percentage: dict[Ident, Annotated[float, Field(ge=0, le=100)]] = {}
+    required_columns: list[SourceName] = []
+    max_null_percentage: dict[SourceName, Annotated[float, Field(ge=0, le=100)]] = {}
 
 
 class TableConfig(_Model):
@@ -186,9 +198,9 @@ class TableConfig(_Model):
     name: Ident
     source_table: str
     cdc_strategy: Literal["hybrid", "timestamp", "id", "full_sync", "auto"] = "hybrid"
-    cursor_column: Ident | None = None
-    id_columns: list[Ident] = []
-    unique_key: list[Ident] | None = None
+    cursor_column: SourceName | None = None
+    id_columns: list[SourceName] = []
+    unique_key: list[SourceName] | None = None
     table_type: Literal["fact", "dimension"] = "fact"
     target_name: Ident | None = None
     depends_on: list[Ident] = []
@@ -206,7 +218,7 @@ class TableConfig(_Model):
         if len(parts) != 2:
             raise ValueError(f"{value!r} must be 'db.table'")
         for part in parts:
-            _check_ident(part)
+            _check_source_name(part)
         return value
 
     @field_validator("cdc_strategy", mode="before")
@@ -784,7 +796,8 @@ def adhoc_pipeline(
     built: dict[str, TableConfig] = {}
     for spec in tables:
         full = spec if "." in spec or not conn.database else f"{conn.database}.{spec}"
-        name = full.split(".")[-1]
+        # The lake and warehouse name must be a plain identifier; the MySQL name may be anything.
+        name = re.sub(r"[^A-Za-z0-9_$]", "_", full.split(".")[-1])[:64]
         where = f"--table {spec}"
         if name in built:
             raise ConfigError(

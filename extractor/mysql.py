@@ -14,7 +14,8 @@ import pymysql
 from extractor.errors import ConfigError, SourceError
 from extractor.types import Column
 
-_IDENT = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
+# MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
+_IDENT = re.compile(r"^[^\x00-\x1f]{0,63}[^\x00-\x1f ]$")
 _CURSOR_NAMES = (
     "updated_at", "modified_at", "last_modified_at", "last_modified", "last_updated_at", "last_updated",
     "updated_on", "modified_on", "changed_at", "updated", "modified", "changed", "update_time",
@@ -107,13 +108,13 @@ def connect(
 
 
 def quote_ident(name: str) -> str:
-    """``name`` backtick-quoted after checking it is a plain identifier (letters, digits, _, $)."""
+    """``name`` validated as a MySQL identifier and backtick-quoted (embedded backticks doubled)."""
     if not isinstance(name, str) or not _IDENT.match(name):
         raise SourceError(
             f"invalid MySQL identifier {name!r}",
-            hint="identifiers may contain only letters, digits, _ and $ (at most 64 characters)",
+            hint="identifiers are 1-64 characters, without control characters or a trailing space",
         )
-    return f"`{name}`"
+    return "`" + name.replace("`", "``") + "`"
 
 
 def scalar(conn: pymysql.connections.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:

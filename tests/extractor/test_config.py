@@ -277,16 +277,16 @@ def test_each_strategy_requires_its_keys(make_config, body, error):
 
 
 @pytest.mark.parametrize(
-    ("body", "bad"),
+    ("body", "bad", "why"),
     [
-        ("cursor_column: 'upd`ated'", "upd`ated"),
-        ("id_columns: ['order id']", "order id"),
-        ('target_name: "o\'rders"', "o'rders"),
-        ("depends_on: ['cust;omers']", "cust;omers"),
-        ("source_table: 'shop.ord\"ers'", 'ord"ers'),
+        ('target_name: "o\'rders"', "o'rders", "not a safe identifier"),
+        ("depends_on: ['cust;omers']", "cust;omers", "not a safe identifier"),
+        ("cursor_column: 'updated_at '", "updated_at ", "not a MySQL name"),
+        ('id_columns: ["or\\tder"]', "or\\tder", "not a MySQL name"),
+        ("source_table: 'shop.'", "''", "not a MySQL name"),
     ],
 )
-def test_unsafe_identifiers_are_refused(make_config, body, bad):
+def test_unsafe_identifiers_are_refused(make_config, body, bad, why):
     text = with_table(
         f"source_table: shop.orders\ncdc_strategy: full_sync\n{body}\n".replace(
             "source_table: shop.orders\n",
@@ -294,7 +294,19 @@ def test_unsafe_identifiers_are_refused(make_config, body, bad):
         )
     )
     error = load_error(make_config(pipeline=text))
-    assert "not a safe identifier" in error and bad in error
+    assert why in error and bad in error
+
+
+@pytest.mark.parametrize("body", ["cursor_column: 'changed-at'", "id_columns: ['order id', 'key']",
+                                  "source_table: 'shop.order-lines'"])
+def test_mysql_names_that_need_quoting_are_accepted(make_config, body):
+    text = with_table(
+        f"source_table: shop.orders\ncdc_strategy: full_sync\n{body}\n".replace(
+            "source_table: shop.orders\n",
+            "" if body.startswith("source_table") else "source_table: shop.orders\n",
+        )
+    )
+    assert load_project(make_config(pipeline=text)).pipeline("shop").table("orders")
 
 
 @pytest.mark.parametrize(

@@ -236,3 +236,43 @@ def test_key_reconciliation_turns_hard_deletes_of_cursor_tables_into_tombstones(
 
     idle = workspace.cli(*sync)
     assert json.loads(idle.output)["tables"][0]["tombstones"] == 0
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_tables_and_columns_with_unusual_names_are_quoted_not_refused(workspace, reader):
+    db = workspace.db
+    db.execute(
+        "CREATE TABLE `order-lines` (`key` INT NOT NULL, `line no` INT NOT NULL, `odd``name` VARCHAR(10),"
+        " `changed-at` DATETIME(6) NOT NULL, PRIMARY KEY (`key`, `line no`), KEY ix (`changed-at`, `key`, `line no`))",
+        "INSERT INTO `order-lines` VALUES (1, 1, 'a', '2025-01-01'), (1, 2, 'b', '2025-01-01'), (2, 1, NULL, '2025-01-02')",
+    )
+    workspace.write_pipeline("odd", f"""
+        pipeline: {{name: odd, source: sales_mysql, target: local_duckdb, target_schema: odd_raw, lake: "{workspace.lake}"}}
+        defaults: {{batch_rows: 2, safety_lag_seconds: 0, reader: {reader}}}
+        tables:
+          order_lines:
+            source_table: "{db.database}.order-lines"
+            cdc_strategy: hybrid
+            cursor_column: changed-at
+            id_columns: [key, line no]
+        """)
+    result = workspace.cli("sync", "-p", "odd", "--json")
+    assert result.exit_code == 0, result.output
+    db.execute("UPDATE `order-lines` SET `odd``name` = 'c', `changed-at` = '2025-02-01' WHERE `key` = 2")
+    again = workspace.cli("sync", "-p", "odd", "--json")
+    assert json.loads(again.output)["tables"][0]["rows"] == 1
+    landed = workspace.lake_rows("order_lines", schema="odd_raw")
+    assert landed.column("odd`name").to_pylist() == ["a", "b", None, "c"]
+    assert landed.column("line no").to_pylist() == [1, 2, 1, 1]
+
+
+def test_ad_hoc_sync_discovers_key_and_cursor(workspace):
+    assert workspace.cli("sample", "create", "--orders", "300").exit_code == 0
+    result = workspace.cli("sync", "--source", "sales_mysql", "--target-schema", "adhoc_raw",
+                           "-t", f"{workspace.db.database}.orders", "-t", f"{workspace.db.database}.products",
+                           "--lake", str(workspace.lake), "--json")
+    assert result.exit_code == 0, result.output
+    tables = {t["table"]: t for t in json.loads(result.output)["tables"]}
+    assert tables["orders"]["strategy"] == "timestamp" and tables["orders"]["rows"] == 300
+    # created_at does not change on update, so it is no cursor: the table is re-read whole (deletes show).
+    assert tables["products"]["strategy"] == "full_sync" and tables["products"]["rows"] == 12
