@@ -36,6 +36,7 @@ class ExtractPlan:
     cursor_name: str | None
     id_names: tuple[str, ...]
     upper: tuple[Any, ...] | None  # cursor upper bound (1-tuple) or id upper bound (key tuple)
+    key_upper: tuple[Any, ...] | None = None  # key-order phases: stop at this key tuple (a key range)
 
     @property
     def order_sql(self) -> tuple[str, ...]:
@@ -97,6 +98,10 @@ def page_query(plan: ExtractPlan, after: Sequence[Any] | None, limit: int) -> tu
         params.append(plan.upper[0])
     elif plan.strategy == "id" and plan.upper is not None:
         sql, p = _tuple_at_most(order, plan.upper)
+        where.append(f"({sql})")
+        params.extend(p)
+    if plan.key_upper is not None and plan.phase != "incremental":
+        sql, p = _tuple_at_most(order, plan.key_upper)
         where.append(f"({sql})")
         params.extend(p)
     if after:

@@ -12,14 +12,18 @@ A table's run, under its lock:
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
+import queue
 import socket
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,11 +37,12 @@ from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
-from extractor.reader import Reader, open_reader
+from extractor.reader import Reader, ReadResult, open_reader
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
-CURSOR_TYPES = {"datetime", "timestamp", "date", "tinyint", "smallint", "mediumint", "int", "bigint"}
+INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
+CURSOR_TYPES = {"datetime", "timestamp", "date", *INTEGER_TYPES}
 ProgressFn = Callable[[str, int, int], None]
 
 
@@ -123,6 +128,7 @@ class ResolvedTable:
     columns: list[Column]
     fingerprint: str
     warnings: tuple[str, ...]
+    approx_rows: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -197,7 +203,8 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
     fingerprint = hashlib.sha256(
         json.dumps([(c.name, c.column_type, c.nullable) for c in info.columns]).encode()
     ).hexdigest()[:16]
-    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings))
+    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings),
+                         info.approx_rows)
 
 
 def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
@@ -228,6 +235,7 @@ class _TableRun:
         self.wm: Watermark | None = None
         self.token: str | None = None
         self._checkpoint: dict[str, Any] | None = None
+        self._key_bounds: tuple[int, int] | None = None
         self._committed_rows = 0
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -462,8 +470,10 @@ class _TableRun:
         self.result.phase = plan.phase
         if rt.cursor and plan.phase in ("snapshot", "incremental"):
             self._check_null_cursors(conn, plan, rt)
+        self._key_bounds = self._integer_key_bounds(conn, plan, rt)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
-        self.result.reader = reader.name
+        self.result.reader = reader.name + (f", {ctx.pipeline.defaults.read_parallelism} key ranges at once"
+                                            if self._key_bounds else "")
         file_writer = self._file_writer(rt)
         schema = file_writer.schema
         keys: list[pa.Table] = []
@@ -538,10 +548,85 @@ class _TableRun:
                 self.ctx.options.progress(self.table.name, self.result.rows, self.result.files)
         return completed
 
+    def _integer_key_bounds(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> tuple[int, int] | None:
+        """``(MIN, MAX)`` of a single integer key when key-order pages can be read in parallel ranges."""
+        key = next(c for c in rt.columns if c.name == rt.ids[0])
+        if (plan.phase not in ("snapshot", "full") or len(rt.ids) != 1 or self.ctx.options.limit
+                or self.ctx.pipeline.defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
+                or (rt.approx_rows or 0) < 4 * self.batch_rows):
+            return None
+        row = mysql.fetchone(conn, f"SELECT MIN({plan.id_sql[0]}), MAX({plan.id_sql[0]}) FROM {plan.table_sql}")
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
     def _pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable,
                schema: pa.Schema) -> Iterator[_Page]:
         """Pages in key order, cast to the file schema, each with the position after it (reads only)."""
+        if self._key_bounds is not None:
+            yield from self._range_pages(reader, plan, rt, schema, *self._key_bounds)
+            return
+        yield from self._keyset_pages(reader, plan, rt, schema, self._position(rt) if plan.phase != "full" else None)
+
+    def _range_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable, schema: pa.Schema,
+                     low: int, high: int) -> Iterator[_Page]:
+        """Key ranges of about one page each, read by a small pool ahead of the writer, yielded in key order.
+
+        Positions still come from the pages themselves, in order, so checkpoints, the watermark and crash
+        adoption are exactly those of the sequential path. A range that fills its page is finished with
+        keyset pages before the next range is yielded; keys above ``high`` (rows inserted since the
+        bounds were read) are read by the sequential loop at the end.
+        """
         position = self._position(rt) if plan.phase != "full" else None
+        start = int(position[0]) if position else low - 1
+        density = (rt.approx_rows or 1) / max(1, high - low + 1)
+        step = max(1, int(self.batch_rows * 0.8 / max(density, 1e-9)))
+        bounds = [(a, min(a + step, high)) for a in range(start, high, step)]
+        workers = self.ctx.pipeline.defaults.read_parallelism
+        readers: queue.Queue[Reader] = queue.Queue()
+        opened = [open_reader(self.ctx.source, reader.name) for _ in range(workers)]
+        for r in opened:
+            readers.put(r)
+
+        def read_range(lower: int, upper: int) -> tuple[int, ReadResult]:
+            pooled = readers.get()
+            try:
+                sql, params = cdc.page_query(dataclasses.replace(plan, key_upper=(upper,)), (lower,), self.batch_rows)
+                return upper, pooled.read(rt.columns, sql, params)
+            finally:
+                readers.put(pooled)
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"range-{self.table.name}")
+        pending: collections.deque[Future[tuple[int, ReadResult]]] = collections.deque()
+        ranges = iter(bounds)
+        try:
+            for lower, upper in itertools.islice(ranges, workers):
+                pending.append(pool.submit(read_range, lower, upper))
+            while pending:
+                upper, result = pending.popleft().result()
+                nxt = next(ranges, None)
+                if nxt is not None:
+                    pending.append(pool.submit(read_range, *nxt))
+                fault_point("page_read")
+                page = result.table
+                if page.num_rows:
+                    position = cdc.last_position(plan, page)
+                    yield _Page(page.cast(schema), position, result.zero_dates, False)
+                if page.num_rows >= self.batch_rows:  # the range holds more rows: finish it in key order
+                    bounded = dataclasses.replace(plan, key_upper=(upper,))
+                    for rest in self._keyset_pages(reader, bounded, rt, schema, position):
+                        if rest.table.num_rows:
+                            position = rest.position
+                            yield dataclasses.replace(rest, last=False)
+        finally:
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+            for r in opened:
+                r.close()
+        yield from self._keyset_pages(reader, plan, rt, schema, position)
+
+    def _keyset_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable, schema: pa.Schema,
+                      position: tuple[Any, ...] | None) -> Iterator[_Page]:
+        """Sequential keyset pages after ``position`` until a short page (the last one)."""
         remaining = self.ctx.options.limit
         while True:
             limit = self.batch_rows if remaining is None else min(self.batch_rows, remaining)

@@ -1,0 +1,60 @@
+"""The CDC query builder: pure functions, checked on their SQL and parameters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+import pytest
+
+from extractor import cdc
+
+T = datetime(2025, 1, 1, 12, 0, 0, 123456)
+
+
+def plan(phase="incremental", strategy="hybrid", ids=("`id`",), upper=(T,), key_upper=None):
+    return cdc.ExtractPlan("`db`.`t`", strategy, phase, "`ts`", ids, "ts", tuple(i.strip("`") for i in ids),
+                           upper, key_upper)
+
+
+def test_incremental_query_is_a_bounded_tuple_keyset_with_bound_parameters():
+    sql, params = cdc.page_query(plan(ids=("`a`", "`b`")), (T, 7, "x"), 100)
+    assert sql == ("FROM `db`.`t` WHERE `ts` <= %s AND (`ts` >= %s AND ((`ts` > %s) OR (`ts` = %s AND `a` > %s)"
+                   " OR (`ts` = %s AND `a` = %s AND `b` > %s))) ORDER BY `ts`, `a`, `b` LIMIT 100")
+    assert params == [T, T, T, T, 7, T, 7, "x"]
+    assert "x" not in sql and "7" not in sql.replace("LIMIT 100", "")
+
+
+def test_a_prefix_position_means_after_every_row_of_that_prefix():
+    sql, params = cdc.page_query(plan(), (T,), 10)
+    assert "(`ts` >= %s AND ((`ts` > %s)))" in sql and params == [T, T, T]
+
+
+def test_snapshot_reads_in_key_order_and_keeps_null_cursors():
+    sql, params = cdc.page_query(plan(phase="snapshot"), (41,), 5)
+    assert sql.startswith("FROM `db`.`t` WHERE (`ts` <= %s OR `ts` IS NULL) AND (`id` >= %s AND ((`id` > %s)))")
+    assert sql.endswith("ORDER BY `id` LIMIT 5") and params == [T, 41, 41]
+
+
+def test_id_strategy_is_bounded_by_the_largest_key_at_start():
+    key_plan = cdc.ExtractPlan("`db`.`t`", "id", "full", None, ("`id`",), None, ("id",), (99,))
+    sql, params = cdc.page_query(key_plan, (10,), 5)
+    assert "`id` <= %s AND ((`id` < %s) OR (`id` = %s))" in sql and params[:3] == [99, 99, 99]
+
+
+def test_a_key_range_stops_at_its_upper_key():
+    sql, params = cdc.page_query(plan(phase="snapshot", key_upper=(500,)), (200,), 50)
+    assert "(`id` <= %s AND ((`id` < %s) OR (`id` = %s)))" in sql
+    assert params == [T, 500, 500, 500, 200, 200]
+
+
+def test_limit_is_an_integer_not_text():
+    with pytest.raises(ValueError):
+        cdc.page_query(plan(), None, "5; DROP TABLE t")  # type: ignore[arg-type]
+
+
+def test_last_position_is_the_last_row_with_naive_utc_timestamps():
+    page = pa.table({"ts": pa.array([T, T], pa.timestamp("us", tz="UTC")), "id": [1, 2]})
+    assert cdc.last_position(plan(), page) == (T, 2)
+    with pytest.raises(ValueError):
+        cdc.last_position(plan(), page.slice(0, 0))
