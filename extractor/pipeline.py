@@ -129,6 +129,7 @@ class ResolvedTable:
     fingerprint: str
     warnings: tuple[str, ...]
     approx_rows: int | None = None
+    avg_row_length: int | None = None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         json.dumps([(c.name, c.column_type, c.nullable) for c in info.columns]).encode()
     ).hexdigest()[:16]
     return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings),
-                         info.approx_rows)
+                         info.approx_rows, info.avg_row_length)
 
 
 def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
@@ -551,9 +552,12 @@ class _TableRun:
     def _integer_key_bounds(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> tuple[int, int] | None:
         """``(MIN, MAX)`` of a single integer key when key-order pages can be read in parallel ranges."""
         key = next(c for c in rt.columns if c.name == rt.ids[0])
+        defaults = self.ctx.pipeline.defaults
+        # Each range in flight holds a page: wide rows stay sequential so memory stays within the budget.
+        in_flight = (rt.avg_row_length or 0) * self.batch_rows * defaults.read_parallelism
         if (plan.phase not in ("snapshot", "full") or len(rt.ids) != 1 or self.ctx.options.limit
-                or self.ctx.pipeline.defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
-                or (rt.approx_rows or 0) < 4 * self.batch_rows):
+                or defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
+                or (rt.approx_rows or 0) < 4 * self.batch_rows or in_flight > defaults.batch_max_bytes):
             return None
         row = mysql.fetchone(conn, f"SELECT MIN({plan.id_sql[0]}), MAX({plan.id_sql[0]}) FROM {plan.table_sql}")
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
@@ -609,6 +613,7 @@ class _TableRun:
                 page = result.table
                 if page.num_rows:
                     position = cdc.last_position(plan, page)
+                    self._fit_page_to_budget(page)
                     yield _Page(page.cast(schema), position, result.zero_dates, False)
                 if page.num_rows >= self.batch_rows:  # the range holds more rows: finish it in key order
                     bounded = dataclasses.replace(plan, key_upper=(upper,))
@@ -624,6 +629,12 @@ class _TableRun:
                 r.close()
         yield from self._keyset_pages(reader, plan, rt, schema, position)
 
+    def _fit_page_to_budget(self, page: pa.Table) -> None:
+        """Wide rows: fewer per page, so memory stays bounded by ``batch_max_bytes`` per page in flight."""
+        budget = self.ctx.pipeline.defaults.batch_max_bytes
+        if page.nbytes > budget:
+            self.batch_rows = max(1_000, min(self.batch_rows, page.num_rows * budget // page.nbytes))
+
     def _keyset_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable, schema: pa.Schema,
                       position: tuple[Any, ...] | None) -> Iterator[_Page]:
         """Sequential keyset pages after ``position`` until a short page (the last one)."""
@@ -638,9 +649,7 @@ class _TableRun:
             page = result.table
             if page.num_rows:
                 position = cdc.last_position(plan, page)
-                budget = self.ctx.pipeline.defaults.batch_max_bytes
-                if page.nbytes > budget:  # wide rows: fewer per page, so memory stays bounded by bytes
-                    self.batch_rows = max(1_000, page.num_rows * budget // page.nbytes)
+                self._fit_page_to_budget(page)
             last = page.num_rows < limit
             yield _Page(page.cast(schema), position, result.zero_dates, last)
             if last:
