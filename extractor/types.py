@@ -7,6 +7,7 @@ DECIMAL wider than 38 digits is kept as exact text (no engine downstream reads d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -226,31 +227,27 @@ def select_expression(col: Column, reader: ReaderKind) -> str:
     return expr if expr == q else f"{expr} AS {q}"
 
 
+_ARROW_TO_REDSHIFT: list[tuple[tuple[Callable[[pa.DataType], bool], ...], str]] = [
+    ((pa.types.is_int8, pa.types.is_int16, pa.types.is_uint8), "SMALLINT"),
+    ((pa.types.is_int32, pa.types.is_uint16), "INTEGER"),
+    ((pa.types.is_int64, pa.types.is_uint32), "BIGINT"),
+    ((pa.types.is_uint64,), "NUMERIC(20,0)"),
+    ((pa.types.is_boolean,), "BOOLEAN"),
+    ((pa.types.is_float32,), "REAL"),
+    ((pa.types.is_floating,), "DOUBLE PRECISION"),
+    ((pa.types.is_date,), "DATE"),
+    ((pa.types.is_time,), "TIME"),
+    ((pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary), "VARBYTE(1024000)"),
+]
+
+
 def redshift_type_for_arrow(data_type: pa.DataType) -> str:
     """Redshift type for an Arrow type: the fallback when only a Parquet schema is at hand."""
-    t = data_type
-    if pa.types.is_decimal(t):
-        return f"NUMERIC({t.precision},{t.scale})"
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ" if t.tz else "TIMESTAMP"
-    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
-        return "SMALLINT"
-    if pa.types.is_int32(t) or pa.types.is_uint16(t):
-        return "INTEGER"
-    if pa.types.is_int64(t) or pa.types.is_uint32(t):
-        return "BIGINT"
-    if pa.types.is_uint64(t):
-        return "NUMERIC(20,0)"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    if pa.types.is_float32(t):
-        return "REAL"
-    if pa.types.is_floating(t):
-        return "DOUBLE PRECISION"
-    if pa.types.is_date(t):
-        return "DATE"
-    if pa.types.is_time(t):
-        return "TIME"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
-        return "VARBYTE(1024000)"
+    if pa.types.is_decimal(data_type):
+        return f"NUMERIC({data_type.precision},{data_type.scale})"
+    if pa.types.is_timestamp(data_type):
+        return "TIMESTAMPTZ" if data_type.tz else "TIMESTAMP"
+    for tests, redshift in _ARROW_TO_REDSHIFT:
+        if any(test(data_type) for test in tests):
+            return redshift
     return "VARCHAR(65535)"

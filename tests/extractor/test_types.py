@@ -132,6 +132,7 @@ def test_connectorx_reads_timestamps_as_utc_epoch_not_session_time():
     assert "UNIX_TIMESTAMP(`c`)" in expr
 
 
-def test_select_expression_refuses_a_bad_identifier():
+def test_select_expression_quotes_any_mysql_name_and_refuses_what_mysql_refuses():
+    assert select_expression(Column("a`b", "int", "int"), "pymysql") == "`a``b`"
     with pytest.raises(SourceError):
-        select_expression(Column("a`b", "int", "int"), "pymysql")
+        select_expression(Column("trailing ", "int", "int"), "pymysql")
