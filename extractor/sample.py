@@ -61,7 +61,6 @@ DDL = [
 ]
 
 COUNTRIES = ["US", "GB", "DE", "FR", "NL", "ES", "IT", "SE", "PL", "BR", "CA", "JP"]
-TIERS = ["bronze", "silver", "gold", "platinum"]
 BASE_TIME = "2025-01-01 00:00:00"
 
 
@@ -173,9 +172,12 @@ def mutate(conn: Any, database: str, *, seed: int = 1, at: datetime | None = Non
         same_instant = picks[:3]
         for i, cid in enumerate(picks):
             ts = at if cid in same_instant else at + timedelta(microseconds=17 * (i + 1))
+            # Every picked customer moves to the next tier, so each change is visible in the history.
             cur.execute(
-                "UPDATE customers SET tier = %s, address = %s, city = %s, updated_at = %s WHERE customer_id = %s",
-                (TIERS[(i + seed) % 4], f"{seed * 100 + i} Changed Avenue", f"New City {seed}", ts, cid),
+                "UPDATE customers SET tier = ELT(MOD(FIELD(tier, 'bronze', 'silver', 'gold', 'platinum'), 4) + 1,"
+                " 'bronze', 'silver', 'gold', 'platinum'), address = %s, city = %s, updated_at = %s"
+                " WHERE customer_id = %s",
+                (f"{seed * 100 + i} Changed Avenue", f"New City {seed}", ts, cid),
             )
         # A brand-new customer and new orders (one of them for the new customer).
         cur.execute("SELECT COALESCE(MAX(order_id), 0) FROM orders")
