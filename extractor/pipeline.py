@@ -37,7 +37,7 @@ from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
-from extractor.reader import Reader, ReadResult, open_reader
+from extractor.reader import Reader, ReadResult, open_reader, release_memory
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
@@ -471,6 +471,9 @@ class _TableRun:
         self.result.phase = plan.phase
         if rt.cursor and plan.phase in ("snapshot", "incremental"):
             self._check_null_cursors(conn, plan, rt)
+        if rt.avg_row_length:  # size the first pages from InnoDB's row estimate; later ones from real pages
+            self.batch_rows = max(1_000, min(self.batch_rows,
+                                             ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length))
         self._key_bounds = self._integer_key_bounds(conn, plan, rt)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
         self.result.reader = reader.name + (f", {ctx.pipeline.defaults.read_parallelism} key ranges at once"
@@ -541,6 +544,7 @@ class _TableRun:
             checkpoint = {"phase": plan.phase, "position": list(page.position)}
             self._checkpoint = checkpoint
             written = file_writer.write(page.table, checkpoint=checkpoint)
+            release_memory()
             self.result.rows += page.table.num_rows
             if written is not None:
                 self._commit(rt, plan.phase, written)
