@@ -472,8 +472,9 @@ class _TableRun:
         if rt.cursor and plan.phase in ("snapshot", "incremental"):
             self._check_null_cursors(conn, plan, rt)
         if rt.avg_row_length:  # size the first pages from InnoDB's row estimate; later ones from real pages
-            self.batch_rows = max(1_000, min(self.batch_rows,
-                                             ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length))
+            # Never below 1,000 rows for the budget's sake, never above what the user configured.
+            by_bytes = ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length
+            self.batch_rows = min(self.batch_rows, max(1_000, by_bytes))
         self._key_bounds = self._integer_key_bounds(conn, plan, rt)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
         self.result.reader = reader.name + (f", {ctx.pipeline.defaults.read_parallelism} key ranges at once"
@@ -637,7 +638,7 @@ class _TableRun:
         """Wide rows: fewer per page, so memory stays bounded by ``batch_max_bytes`` per page in flight."""
         budget = self.ctx.pipeline.defaults.batch_max_bytes
         if page.nbytes > budget:
-            self.batch_rows = max(1_000, min(self.batch_rows, page.num_rows * budget // page.nbytes))
+            self.batch_rows = min(self.batch_rows, max(1_000, page.num_rows * budget // page.nbytes))
 
     def _keyset_pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable, schema: pa.Schema,
                       position: tuple[Any, ...] | None) -> Iterator[_Page]:
