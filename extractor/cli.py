@@ -344,7 +344,7 @@ def _run_sync(project: Project, pipeline: Pipeline, options: SyncOptions, as_jso
     show = not as_json and sys.stderr.isatty()
     update, progress = _progress_printer(show)
     with progress:
-        report = sync_pipeline(project, pipeline, project.source(pipeline.source),
+        report = sync_pipeline(pipeline, project.source(pipeline.source),
                                dataclasses.replace(options, progress=update))
     return report
 

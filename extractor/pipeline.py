@@ -18,9 +18,7 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import os
 import queue
-import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, writer
-from extractor.config import Pipeline, Project, SourceConnection, TableConfig
+from extractor.config import Pipeline, SourceConnection, TableConfig
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
@@ -214,8 +212,7 @@ def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
     nullable = {c.name.lower() for c in info.columns if c.nullable}
     if wanted & nullable:
         return False
-    keys = [info.primary_key] if info.primary_key else []
-    keys += list(getattr(info, "unique_keys", {}).values())
+    keys = [info.primary_key, *info.unique_keys.values()]
     return any(key and {k.lower() for k in key} <= wanted for key in keys)
 
 
@@ -243,30 +240,23 @@ class _TableRun:
 
     def _save(self) -> None:
         assert self.wm is not None
-        self.wm.updated_at = datetime.now(UTC)
         self.token = self.store.save(self.wm, self.token)
 
     def _position(self, rt: ResolvedTable) -> tuple[Any, ...] | None:
+        """Where reading resumes: the snapshot's last key, else the cursor tuple (None for full_sync)."""
         wm = self.wm
         assert wm is not None
         if wm.phase == "snapshot":
             return tuple(wm.snapshot.last_key) if wm.snapshot.last_key else None
-        if rt.strategy == "id":
-            return tuple(wm.cursor.last_ids) if wm.cursor.last_ids else None
-        if rt.strategy == "full_sync" or wm.cursor.last_value is None:
-            return None
-        return (wm.cursor.last_value, *(wm.cursor.last_ids or ()))
+        return None if rt.strategy == "full_sync" else wm.cursor.position()
 
-    def _set_position(self, rt: ResolvedTable, phase: str, position: tuple[Any, ...]) -> None:
+    def _set_position(self, phase: str, position: tuple[Any, ...]) -> None:
         wm = self.wm
         assert wm is not None
         if phase == "snapshot":
             wm.snapshot.last_key = list(position)
-        elif rt.strategy == "id":
-            wm.cursor.last_ids = list(position)
-        elif rt.strategy in ("hybrid", "timestamp"):
-            wm.cursor.last_value = position[0]
-            wm.cursor.last_ids = list(position[1:]) or None
+        else:
+            wm.cursor.set_position(position)
 
     def _new_watermark(self, rt: ResolvedTable) -> Watermark:
         now = datetime.now(UTC)
@@ -414,7 +404,7 @@ class _TableRun:
             checkpoint = found.checkpoint if found else {}
             if found and found.seq == expected_seq and checkpoint.get("phase") == wm.phase \
                     and checkpoint.get("position") is not None:
-                self._set_position(rt, wm.phase, tuple(checkpoint["position"]))
+                self._set_position(wm.phase, tuple(checkpoint["position"]))
                 wm.pending_files.append(found.pending())
                 wm.mysql.committed_seq = expected_seq
                 wm.mysql.rows_extracted += found.rows
@@ -669,7 +659,7 @@ class _TableRun:
         assert wm is not None
         position = written.checkpoint.get("position") if written.checkpoint else None
         if position is not None and phase != "full":
-            self._set_position(rt, phase, tuple(position))
+            self._set_position(phase, tuple(position))
         wm.pending_files.append(written.pending())
         wm.mysql.committed_seq = written.seq
         wm.mysql.rows_extracted += written.rows
@@ -811,7 +801,6 @@ def _show(position: tuple[Any, ...] | None) -> str | None:
 
 @dataclass
 class _RunContext:
-    project: Project | None
     pipeline: Pipeline
     source: SourceConnection
     storage: Storage
@@ -819,12 +808,11 @@ class _RunContext:
     options: SyncOptions
 
 
-def sync_pipeline(project: Project | None, pipeline: Pipeline, source: SourceConnection,
-                  options: SyncOptions = SyncOptions()) -> RunReport:
+def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOptions = SyncOptions()) -> RunReport:
     """Extract the pipeline's tables in dependency order, independent ones in parallel."""
     storage = open_lake(pipeline.lake)
     run_id = new_run_id()
-    ctx = _RunContext(project, pipeline, source, storage, run_id, options)
+    ctx = _RunContext(pipeline, source, storage, run_id, options)
     report = RunReport(run_id=run_id, pipeline=pipeline.name, started_at=datetime.now(UTC), dry_run=options.dry_run)
     failed: set[str] = set()
     levels = pipeline.ordered_tables(options.tables)
@@ -851,17 +839,6 @@ def sync_pipeline(project: Project | None, pipeline: Pipeline, source: SourceCon
         with contextlib.suppress(ExtractorError):
             storage.put_bytes(run_key(run_id), json.dumps(report.to_dict(), default=str, indent=2).encode())
     return report
-
-
-def runner_identity() -> str:
-    """``host:pid`` — who holds a lock, for humans reading a LockError."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-@contextlib.contextmanager
-def _timed() -> Iterator[Callable[[], float]]:
-    start = time.monotonic()
-    yield lambda: time.monotonic() - start
 
 
 __all__ = ["RunReport", "SyncOptions", "TableResult", "resolve_table", "sync_pipeline"]

@@ -175,7 +175,7 @@ def test_a_killed_mysql_connection_is_retried_and_the_run_succeeds(stack: Stack,
         cur.execute("LOCK TABLES products WRITE")  # the full_sync page query blocks on it
     result: dict[str, Any] = {}
     worker = threading.Thread(target=lambda: result.update(report=sync_pipeline(
-        project, pipeline, project.source(pipeline.source), SyncOptions(tables=["products"], reader=reader))))
+        pipeline, project.source(pipeline.source), SyncOptions(tables=["products"], reader=reader))))
     worker.start()
     try:
         victim = _wait_for_query(locker, f"SELECT %FROM `{stack.db.database}`.`products`%LIMIT%")
