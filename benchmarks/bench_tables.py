@@ -225,6 +225,30 @@ def warm(table: str) -> None:
         conn.close()
 
 
+def touch_recent(table: str, fraction: float) -> int:
+    """``UPDATE … SET updated_at = NOW(6)`` on the newest ``fraction`` of the rows (highest ids): changes
+    clustered in recent rows, the common shape of an OLTP table's daily changes. Returns the count."""
+    conn = connect(DATABASE)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT MAX(id) - COUNT(*) * %s FROM {table}", (fraction,))
+            floor = int(cur.fetchone()[0])
+            return cur.execute(f"UPDATE {table} SET updated_at = NOW(6) WHERE id > %s", (floor,))
+    finally:
+        conn.close()
+
+
+def disk_page_reads() -> int:
+    """InnoDB pages read from disk so far (``Innodb_buffer_pool_reads``): a run's delta is its I/O."""
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_reads'")
+            return int(cur.fetchone()[1])
+    finally:
+        conn.close()
+
+
 def touch_spread(table: str, fraction: float) -> int:
     """``UPDATE … SET updated_at = NOW(6)`` on an even spread of ``fraction`` of the rows; returns the count."""
     every = max(1, round(1 / fraction))

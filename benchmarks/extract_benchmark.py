@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,7 @@ class Measurement:
     variant: str
     name: str
     tool: str
+    round: int = 0
     rows: int = 0
     wall: float = 0.0
     inner: float | None = None  # the tool's own timing (extractor: the table's read-and-write loop)
@@ -109,8 +111,7 @@ def extractor_sync(variant: str, name: str, config_dir: Path, table: str, lake: 
     wall, rss, code, text, cpu = run_child(cmd, env, logs / f"{variant}-{name}.log")
     m = Measurement(variant, name, f"extractor/{reader}", wall=wall, peak_rss_mb=rss, cpu=cpu)
     try:
-        report = json.loads(text[text.index("{"):])
-        t = report["tables"][0]
+        t = last_json(text, "tables")["tables"][0]
         m.rows, m.inner, m.ok = int(t["rows"]), float(t["seconds"]), t["status"] == "success"
         m.error = t.get("error")
         m.extra = {"files": t["files"], "phase": t["phase"], "warnings": t["warnings"]}
@@ -120,6 +121,65 @@ def extractor_sync(variant: str, name: str, config_dir: Path, table: str, lake: 
         m.ok, m.error = False, f"exit {code}"
     m.data_dir = str(lake / "data")
     return m
+
+
+def last_json(text: str, key: str) -> dict[str, Any]:
+    """The last JSON object in ``text`` (a command's output, after any log lines) that has ``key``."""
+    decoder = json.JSONDecoder()
+    found = None
+    for i, ch in enumerate(text):
+        if ch == "{" and (i == 0 or text[i - 1] == "\n"):
+            try:
+                obj, _ = decoder.raw_decode(text, i)
+            except ValueError:
+                continue
+            if isinstance(obj, dict) and key in obj:
+                found = obj
+    if found is None:
+        raise ValueError(f"no JSON object with {key!r} in the output")
+    return found
+
+
+def dbt_story(work: Path, orders: int, repeat: int, logs: Path) -> list[Measurement]:
+    """``extractor run`` (extract + ``dbt build`` on DuckDB + acknowledge) on the sample ``sales`` pipeline.
+
+    The real dbt project: landing, staging, SCD2 dimensions, incremental facts. Round 1 is the initial
+    load into an empty lake and warehouse; each later round applies ``sample mutate`` first (updates,
+    inserts, a delete) and measures the incremental extract and the incremental build.
+    """
+    database = f"{bench_tables.DATABASE}_sales"
+    env = {"SALES_DB": database, "MYSQL_DATABASE": database, "EXTRACTOR_ENV": "demo",
+           "EXTRACTOR_LAKE": str(work / "lake-sales"), "EXTRACTOR_DUCKDB": str(work / "warehouse-sales.duckdb")}
+    created = subprocess.run([*EXTRACTOR, "sample", "create", "--orders", str(orders), "--database", database,
+                              "--json"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
+    if created.returncode != 0:
+        raise SystemExit(f"sample create failed: {created.stderr.strip()[-300:]}")
+    counts = json.loads(created.stdout)["rows"]
+    print(f"  sample {database}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
+    found = []
+    for r in range(1 + repeat):
+        if r:
+            subprocess.run([*EXTRACTOR, "sample", "mutate", "--seed", str(r), "--database", database, "--json"],
+                           cwd=ROOT, env={**os.environ, **env}, check=True, capture_output=True)
+            time.sleep(SAFETY_LAG + 1.5)  # the demo environment's safety lag is 1 s
+        name = "extract + dbt build, initial" if r == 0 else "extract + dbt build, after sample mutate"
+        cmd = [*EXTRACTOR, "run", "--pipeline", "sales", "--json"]
+        wall, rss, code, text, cpu = run_child(cmd, env, logs / f"dbt-{r}.log")
+        m = Measurement(f"sales ({orders:,} orders)", name, "extractor+dbt", round=r, wall=wall,
+                        peak_rss_mb=rss, cpu=cpu)
+        try:
+            report = last_json(text, "dbt_exit_code")
+            extract = report["extract"]
+            m.rows = sum(int(t["rows"]) for t in extract["tables"])
+            took = datetime.fromisoformat(extract["finished_at"]) - datetime.fromisoformat(extract["started_at"])
+            m.extra = {"dbt_seconds": float(report["dbt_seconds"]), "extract_seconds": took.total_seconds()}
+            m.ok = report["dbt_exit_code"] == 0 and report["extract"]["ok"]
+        except (ValueError, KeyError) as exc:
+            m.ok, m.error = False, f"exit {code}: {exc}: {text.strip()[-300:]}"
+        if code != 0 and m.ok:
+            m.ok, m.error = False, f"exit {code}"
+        found.append(m)
+    return found
 
 
 # ------------------------------------------------------------------------------------------------- dlt
@@ -171,24 +231,87 @@ def versions() -> dict[str, str]:
     return found
 
 
+@dataclass
+class Summary:
+    """The repeats of one measurement: medians, with the range of wall times."""
+
+    variant: str
+    name: str
+    tool: str
+    runs: list[Measurement]
+
+    @property
+    def ok(self) -> bool:
+        return all(m.ok for m in self.runs)
+
+    @property
+    def rows(self) -> int:
+        return self.runs[0].rows
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(m.wall for m in self.runs)
+
+    @property
+    def cpu(self) -> float:
+        return statistics.median(m.cpu for m in self.runs)
+
+    @property
+    def peak_rss_mb(self) -> float:  # the worst run: memory is a bound, not an average
+        return max(m.peak_rss_mb for m in self.runs)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.wall if self.wall and self.ok else 0.0
+
+    @property
+    def error(self) -> str | None:
+        return next((m.error for m in self.runs if m.error), None)
+
+    def median(self, key: str) -> float | None:
+        values = [m.extra[key] for m in self.runs if key in m.extra]
+        return statistics.median(values) if values else None
+
+
+def summarize(ms: list[Measurement]) -> list[Summary]:
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for m in ms:
+        groups.setdefault((m.variant, m.name), []).append(m)
+    return [Summary(v, n, runs[0].tool, runs) for (v, n), runs in groups.items()]
+
+
 def results_table(ms: list[Measurement]) -> str:
-    lines = ["| variant | measurement | rows | wall s | rows/s | peak RSS MB | client CPU s | vs dlt best | notes |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    for variant in dict.fromkeys(m.variant for m in ms):
-        group = [m for m in ms if m.variant == variant]
-        dlt_ok = [m for m in group if m.tool.startswith("dlt/") and m.ok]
-        best = max(dlt_ok, key=lambda m: m.rows_per_second) if dlt_ok else None
-        for m in group:
-            ratio = (f"{m.rows_per_second / best.rows_per_second:.2f}×"
-                     if best and m.ok and "incremental" not in m.name else "—")
-            notes = " ".join((m.error or "").split())[:160]  # one line: errors may span many
-            if m.inner is not None and m.ok:
-                notes = f"inner {m.inner:.2f} s" + (f"; {notes}" if notes else "")
-            if "incremental_ratio" in m.extra:
-                notes += f"; {m.extra['incremental_ratio']:.1%} of the initial extract's wall time"
-            lines.append(f"| {m.variant} | {m.name} | {m.rows:,} | {m.wall:.2f} | "
-                         f"{m.rows_per_second:,.0f} | {m.peak_rss_mb:.0f} | {m.cpu:.1f} | {ratio} | "
-                         f"{notes.replace('|', '/')} |")
+    lines = ["| variant | measurement | runs | rows | median wall s (range) | rows/s | peak RSS MB | client CPU s "
+             "| vs dlt best | notes |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    summaries = summarize(ms)
+    for variant in dict.fromkeys(s.variant for s in summaries):
+        group = [s for s in summaries if s.variant == variant]
+        dlt_ok = [s for s in group if s.tool.startswith("dlt/") and s.ok]
+        best = max(dlt_ok, key=lambda s: s.rows_per_second) if dlt_ok else None
+        initial = next((s for s in group if s.name == "extractor connectorx initial"), None)
+        for s in group:
+            ratio = (f"{s.rows_per_second / best.rows_per_second:.2f}×"
+                     if best and s.ok and s.tool.startswith(("extractor/", "dlt/")) else "—")
+            notes = " ".join((s.error or "").split())[:160]  # one line: errors may span many
+            inner = s.median("inner")
+            if s.runs[0].inner is not None and s.ok:
+                inner = statistics.median(m.inner for m in s.runs if m.inner is not None)
+                notes = f"inner {inner:.2f} s" + (f"; {notes}" if notes else "")
+            if s.name.startswith("extractor incremental") and initial and initial.wall:
+                ratio = "—"
+                notes += f"; {s.wall / initial.wall:.1%} of the initial extract's wall time"
+                pages = s.median("disk_page_reads")
+                if pages is not None:
+                    notes += f"; {pages:,.0f} InnoDB pages read from disk"
+            dbt_s = s.median("dbt_seconds")
+            if dbt_s is not None:
+                notes += f"; dbt build {dbt_s:.2f} s, extract {s.median('extract_seconds') or 0:.2f} s"
+            walls = sorted(m.wall for m in s.runs)
+            spread = f" ({walls[0]:.2f}–{walls[-1]:.2f})" if len(walls) > 1 else ""
+            lines.append(f"| {s.variant} | {s.name} | {len(s.runs)} | {s.rows:,} | {s.wall:.2f}{spread} | "
+                         f"{s.rows_per_second:,.0f} | {s.peak_rss_mb:.0f} | {s.cpu:.1f} | {ratio} | "
+                         f"{notes.strip('; ').replace('|', '/')} |")
     return "\n".join(lines)
 
 
@@ -241,6 +364,10 @@ def main() -> int:
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--skip-fidelity", action="store_true")
     parser.add_argument("--batch-rows", type=int, default=100_000, help="extractor defaults.batch_rows")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each connectorx-path and incremental measurement; medians are reported")
+    parser.add_argument("--dbt-orders", type=int, default=400_000,
+                        help="orders in the sample `sales` database for extract + dbt build (0 skips it)")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the source tables")
     parser.add_argument("--keep", action="store_true", help="keep the lakes and dlt buckets (work dir printed)")
     parser.add_argument("--out", type=Path, default=None,
@@ -274,39 +401,60 @@ def main() -> int:
         ids = fidelity.sample_ids(args.rows)
         checks[variant] = {}
         bench_tables.warm(table)  # nobody pays for a cold buffer pool: every tool starts from the same state
-        # Peers run back to back (fast paths first, then the pure-Python ones), so load drifts hit both.
-        runs = [("extractor", "connectorx"), ("dlt", "connectorx"), ("extractor", "pymysql"), ("dlt", "pyarrow")]
-        for tool, backend in runs:
+        lake = work / f"lake-{variant}-connectorx"
+        # The connectorx peers alternate (A B, B A, …) so a drift in the machine's load hits both; the
+        # pure-Python paths are 10–20× slower and run once.
+        peers = [("extractor", "connectorx"), ("dlt", "connectorx")]
+        runs = [peer for r in range(args.repeat) for peer in (peers if r % 2 == 0 else peers[::-1])]
+        runs += [("extractor", "pymysql"), ("dlt", "pyarrow")]
+        for i, (tool, backend) in enumerate(runs):
             if (tool == "dlt" and args.skip_dlt) or (backend == "pymysql" and args.skip_pymysql):
                 continue
+            check = not args.skip_fidelity and f"{tool}/{backend}" not in checks[variant]
             if tool == "extractor":
-                lake = work / f"lake-{variant}-{backend}"
-                m = extractor_sync(variant, f"extractor {backend} initial", config_dir, "t", lake, backend, logs)
+                target = work / f"lake-{variant}-{backend}"
+                shutil.rmtree(target, ignore_errors=True)
+                m = extractor_sync(variant, f"extractor {backend} initial", config_dir, "t", target, backend, logs)
                 if m.ok and m.rows != args.rows:
                     m.ok, m.error = False, f"extracted {m.rows:,} of {args.rows:,} rows"
+                m.round = i // 2
                 record(m)
-                if m.ok and not args.skip_fidelity:
+                if m.ok and check:
                     checks[variant][m.tool] = fidelity.compare(table, m.data_dir, ids)
+                if backend == "pymysql" and not args.keep:
+                    shutil.rmtree(target, ignore_errors=True)
                 continue
-            m = record(dlt_extract(variant, table, backend, work / f"dlt-{variant}-{backend}", logs))
-            if not args.skip_fidelity:
-                checks[variant][m.tool] = (fidelity.compare(table, m.data_dir, ids) if m.ok
-                                           else {"error": m.error})
+            out_dir = work / f"dlt-{variant}-{backend}"
+            shutil.rmtree(out_dir, ignore_errors=True)
+            m = dlt_extract(variant, table, backend, out_dir, logs)
+            m.round = i // 2
+            record(m)
+            if check:
+                checks[variant][m.tool] = fidelity.compare(table, m.data_dir, ids) if m.ok else {"error": m.error}
             if not args.keep:
-                shutil.rmtree(work / f"dlt-{variant}-{backend}", ignore_errors=True)
-        if not args.skip_incremental:
-            initial = next(m for m in measurements if m.variant == variant and m.name == "extractor connectorx initial")
-            changed = bench_tables.touch_spread(table, 0.01)
-            time.sleep(SAFETY_LAG + 1.5)
-            m = record(extractor_sync(variant, f"extractor incremental ({changed:,} changed)", config_dir, "t",
-                                      work / f"lake-{variant}-connectorx", "connectorx", logs))
-            if m.rows != changed:
-                m.extra["expected_rows"] = changed
-                m.error = f"expected {changed:,} rows"
-            m.extra["incremental_ratio"] = m.wall / initial.wall if initial.wall else 0.0
+                shutil.rmtree(out_dir, ignore_errors=True)
+        if not args.skip_incremental and lake.exists():
+            # Two shapes of 1% change: spread evenly (every page of the table holds a changed row: the
+            # worst case for the server's I/O) and clustered in the newest rows (the common OLTP shape).
+            for shape, touch in (("spread", bench_tables.touch_spread), ("recent", bench_tables.touch_recent)):
+                for r in range(args.repeat):
+                    changed = touch(table, 0.01)
+                    time.sleep(SAFETY_LAG + 1.5)
+                    before = bench_tables.disk_page_reads()
+                    m = extractor_sync(variant, f"extractor incremental, 1% {shape} ({changed:,} rows)", config_dir,
+                                       "t", lake, "connectorx", logs)
+                    m.extra["disk_page_reads"] = bench_tables.disk_page_reads() - before
+                    m.round = r
+                    if m.rows != changed:
+                        m.ok, m.error = False, f"expected {changed:,} rows"
+                    record(m)
         if not args.keep:
             for reader in ("connectorx", "pymysql"):
                 shutil.rmtree(work / f"lake-{variant}-{reader}", ignore_errors=True)
+
+    if args.dbt_orders:
+        for m in dbt_story(work, args.dbt_orders, args.repeat, logs):
+            record(m)
 
     if not args.skip_fidelity:  # boundary values: every tool on the small edge table
         bench_tables.ensure_edge()
@@ -325,7 +473,8 @@ def main() -> int:
     header = [f"# Extract benchmark {stamp}", "", f"Machine: {machine()}", "",
               "Versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()), "",
               f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}` — {args.rows:,} rows, "
-              f"batch_rows {args.batch_rows:,}", ""]
+              f"batch_rows {args.batch_rows:,}, {args.repeat} run(s) of each connectorx-path measurement "
+              "(medians; peak RSS is the worst run)", ""]
     body = ["## Throughput and memory", "", results_table(measurements), ""]
     for name, res in checks.items():
         if res:
@@ -334,6 +483,9 @@ def main() -> int:
     out.with_suffix(".md").write_text(text)
     out.with_suffix(".json").write_text(json.dumps({
         "machine": machine(), "rows": args.rows, "args": {k: str(v) for k, v in vars(args).items()},
+        "summary": [{"variant": x.variant, "name": x.name, "tool": x.tool, "runs": len(x.runs), "ok": x.ok,
+                     "rows": x.rows, "median_wall": x.wall, "rows_per_second": x.rows_per_second,
+                     "peak_rss_mb": x.peak_rss_mb, "median_cpu": x.cpu} for x in summarize(measurements)],
         "measurements": [asdict(m) | {"rows_per_second": m.rows_per_second} for m in measurements],
         "fidelity": checks}, indent=2, default=str))
     print("\n" + text)
@@ -341,7 +493,7 @@ def main() -> int:
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     # A peer failing on a table is a result, not a benchmark failure; our own measurements must succeed.
-    return 0 if all(m.ok for m in measurements if m.tool == "extractor") else 1
+    return 0 if all(m.ok for m in measurements if m.tool.startswith("extractor")) else 1
 
 
 if __name__ == "__main__":

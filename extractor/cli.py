@@ -708,9 +708,11 @@ def run(
     workdir = project_dir or dbt.project_dir_for(project.config_dir)
     if not as_json:
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
+    started = time.monotonic()
     code = dbt.build(workdir, None, None, select=select, vars=dbt.build_vars(project, chosen),
                      env=dbt.build_env(project, chosen), extra=("--quiet",) if as_json else ())
     result["dbt_exit_code"] = code
+    result["dbt_seconds"] = round(time.monotonic() - started, 3)
     acks = dbt.acknowledge(project, chosen, tables=table)
     result["acknowledged"] = [dataclasses.asdict(a) for a in acks]
     text = "\n".join(f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; "

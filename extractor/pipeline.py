@@ -517,12 +517,14 @@ class _TableRun:
                     lock: TableLock) -> bool:
         """Read and write pages until the range is exhausted (True) or ``--limit`` stops it (False).
 
-        Page N+1 is read in a background thread while page N is written: a page's position comes from
-        the page itself, so reading never waits for a commit, and the watermark still only moves when
-        a file is durable.
+        Page N+1 is read in a background thread while page N is written (key ranges: the range pool is
+        that thread): a page's position comes from the page itself, so reading never waits for a
+        commit, and the watermark still only moves when a file is durable.
         """
         completed = False
-        pages = prefetch(self._pages(reader, plan, rt, schema), depth=1, name=f"read-{self.table.name}")
+        pages = self._pages(reader, plan, rt, schema)
+        if self._key_bounds is None:
+            pages = prefetch(pages, depth=1, name=f"read-{self.table.name}")
         for page in pages:
             for name, count in page.zero_dates.items():
                 self.result.zero_dates[name] = self.result.zero_dates.get(name, 0) + count
@@ -548,8 +550,9 @@ class _TableRun:
         """``(MIN, MAX)`` of a single integer key when key-order pages can be read in parallel ranges."""
         key = next(c for c in rt.columns if c.name == rt.ids[0])
         defaults = self.ctx.pipeline.defaults
-        # Each range in flight holds a page: wide rows stay sequential so memory stays within the budget.
-        in_flight = (rt.avg_row_length or 0) * self.batch_rows * defaults.read_parallelism
+        # Pages alive at once: one per range being read plus the one being written, against three for
+        # sequential reads (read, queued, written). Pages beyond those three must fit the byte budget.
+        in_flight = (rt.avg_row_length or 0) * self.batch_rows * max(0, defaults.read_parallelism - 2)
         if (plan.phase not in ("snapshot", "full") or len(rt.ids) != 1 or self.ctx.options.limit
                 or defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
                 or (rt.approx_rows or 0) < 4 * self.batch_rows or in_flight > defaults.batch_max_bytes):

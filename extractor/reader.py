@@ -28,6 +28,7 @@ from pymysql.constants import FIELD_TYPE
 from extractor import mysql
 from extractor.errors import ConfigError, DataError, SourceError
 from extractor.types import (
+    DATE_KINDS,
     ZERO_DATE_SENTINEL,
     Column,
     ReaderKind,
@@ -58,7 +59,6 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _FLOAT = re.compile(r"^-?\d+(\.\d+)?(e[+-]?\d+)?$")
 _PLACEHOLDER = re.compile(r"%s|%%|%")
 _ZERO_DATE = r"^\d{4}-00|^\d{4}-\d\d-00"  # '0000-00-00…' and partly zero dates such as '2024-00-10'
-_DATE_KINDS = ("date", "datetime", "timestamp")
 
 # pymysql decoders without the slow Python parsing of dates and decimals: those arrive as text and are
 # parsed column-wise by Arrow (exact for decimals; zero dates are visible as text).
@@ -91,13 +91,13 @@ class Reader(Protocol):
         ...
 
 
-def build_select(columns: Sequence[Column], from_sql: str, reader: ReaderKind) -> str:
+def build_select(columns: Sequence[Column], from_sql: str, reader: ReaderKind, *, native_dates: bool = False) -> str:
     """``SELECT <select list for reader> <from_sql>``; ``from_sql`` must begin with FROM."""
     if not columns:
         raise ValueError("no columns to read")
     if not from_sql.lstrip()[:5].upper().startswith("FROM") or not from_sql.lstrip()[4:5].isspace():
         raise ValueError(f"the query must start with FROM, got {from_sql[:40]!r}")
-    select_list = ", ".join(select_expression(c, reader) for c in columns)
+    select_list = ", ".join(select_expression(c, reader, native_dates=native_dates) for c in columns)
     return f"SELECT {select_list} {from_sql.strip()}"
 
 
@@ -250,8 +250,18 @@ def _table_of(columns: Sequence[Column]) -> str | None:
     return columns[0].table or None if columns else None
 
 
+#: Tables (``db.table``) found holding a zero or invalid date: this process reads their dates through
+#: the exact integer expressions. Shared by every reader, so parallel key ranges fall back together.
+_EXACT_DATE_TABLES: set[str] = set()
+
+
 class ConnectorxReader:
-    """The fast path: connectorx reads the rewritten select list; Arrow casts it to the declared schema."""
+    """The fast path: connectorx reads the rewritten select list; Arrow casts it to the declared schema.
+
+    Dates are first read natively (the cheapest for the server). A zero or invalid date makes
+    connectorx panic; the page is then read again, and every later page of that table, with dates
+    rewritten to integers (zero dates become NULL and are counted).
+    """
 
     name = "connectorx"
 
@@ -264,18 +274,29 @@ class ConnectorxReader:
         """Run the query through connectorx (values inlined by ``_sql_literal``) and conform the result."""
         import connectorx
 
-        sql = _bind_literals(build_select(columns, from_sql, "connectorx"), params)
         where = _table_of(columns) or f"{self._source.host}:{self._source.port}"
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
+        native = where not in _EXACT_DATE_TABLES and any(c.kind in DATE_KINDS for c in columns)
+        sql = _bind_literals(build_select(columns, from_sql, "connectorx", native_dates=native), params)
+        attempt = 0
+        while attempt < RETRY_ATTEMPTS:
+            attempt += 1
             failure: str | None = None
+            panicked = False
             try:
                 raw = connectorx.read_sql(self._uri, sql, return_type="arrow")
             except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
                 if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                     raise
+                panicked = type(exc).__name__ == "PanicException"
                 failure = mysql.redact(f"{type(exc).__name__}: {exc}", self._secrets)
             if failure is None:
                 return _conform_connectorx(raw, columns)
+            if native and panicked:  # a zero or invalid date: read this table's dates exactly from now on
+                log.info("%s holds zero or invalid dates: reading its date columns as integers", where)
+                _EXACT_DATE_TABLES.add(where)
+                native, attempt = False, attempt - 1
+                sql = _bind_literals(build_select(columns, from_sql, "connectorx"), params)
+                continue
             # raised outside the except block: no chained exception holds the URI
             if not _is_transient_text(failure):
                 raise SourceError(
@@ -308,7 +329,9 @@ def _conform_connectorx(raw: pa.Table, columns: Sequence[Column]) -> ReadResult:
 def _cx_column(col: Column, array: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
     target, kind, zeros = arrow_type(col), col.kind, 0
     try:
-        if kind in _DATE_KINDS:
+        if kind in DATE_KINDS and not pa.types.is_integer(array.type):  # read natively: exact already
+            return array.cast(target), 0
+        if kind in DATE_KINDS:
             array = array.cast(pa.int64())
             is_zero = pc.equal(array, ZERO_DATE_SENTINEL)
             zeros = pc.sum(is_zero).as_py() or 0
@@ -460,7 +483,7 @@ def rows_to_result(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> 
 def _py_column(col: Column, values: Sequence[Any]) -> tuple[pa.Array, int]:
     target, kind = arrow_type(col), col.kind
     try:
-        if kind in _DATE_KINDS:  # text (see _PYMYSQL_CONV): zero dates are visible as such
+        if kind in DATE_KINDS:  # text (see _PYMYSQL_CONV): zero dates are visible as such
             text = pa.array(values, pa.string())
             is_zero = pc.fill_null(pc.match_substring_regex(text, _ZERO_DATE), False)
             zeros = pc.sum(is_zero).as_py() or 0

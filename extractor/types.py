@@ -189,11 +189,18 @@ def _connectorx_decimal_is_exact(col: Column) -> bool:
     return scale <= _CX_DECIMAL_MAX_SCALE and precision - scale <= _CX_DECIMAL_MAX_INTEGER_DIGITS
 
 
-def select_expression(col: Column, reader: ReaderKind) -> str:
+#: Column kinds connectorx decodes natively and exactly (binary protocol, microseconds, years 1000–9999,
+#: TIMESTAMP in the UTC session ``open_reader`` insists on) unless a value is a zero or invalid date.
+DATE_KINDS = ("date", "datetime", "timestamp")
+
+
+def select_expression(col: Column, reader: ReaderKind, *, native_dates: bool = False) -> str:
     """The SELECT-list expression (aliased to the column name) that ``reader`` can decode exactly.
 
-    connectorx panics or rounds on DECIMAL, zero dates, TIME beyond 24 h and GEOMETRY, and reads
-    TIMESTAMP in the server's time zone, so those are rewritten to text or exact integers.
+    connectorx panics or rounds on DECIMAL, zero dates, TIME beyond 24 h and GEOMETRY, so those are
+    rewritten to text or exact integers. ``native_dates`` leaves DATE/DATETIME/TIMESTAMP as they are:
+    cheaper for the server (no per-row date arithmetic), and connectorx panics on the first zero date
+    instead of misreading it, so the caller can re-read with the rewritten list.
     """
     from extractor.mysql import quote_ident  # here, not at import time: mysql.py imports this module
 
@@ -204,6 +211,8 @@ def select_expression(col: Column, reader: ReaderKind) -> str:
         expr = f"ST_AsWKB({q})"
     elif kind == "bit":
         expr = f"CAST({q} AS UNSIGNED)"
+    elif reader == "connectorx" and native_dates and kind in DATE_KINDS:
+        pass
     elif reader == "connectorx":
         zero = f"MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0"
         # TO_DAYS/TO_SECONDS are NULL exactly for zero and partly zero dates, and cost far less than

@@ -74,8 +74,11 @@ def test_run_propagates_dbt_failure_and_acknowledges_nothing(env, tmp_path):
         "connections:\n  targets:\n    local_duckdb: {path: /nonexistent-dir/warehouse.duckdb}\n")
     env = {**env, "EXTRACTOR_ENV": "broken"}
     assert extractor(env, tmp_path, "sample", "create", "--orders", "100").returncode == 0
-    result = extractor(env, tmp_path, "run", "-p", "sales")
+    result = extractor(env, tmp_path, "run", "-p", "sales", "--json")
     assert result.returncode not in (0, 1), result.stdout[-2000:]  # dbt's own exit code
     assert "dbt build failed with exit code" in result.stderr
+    report = json.loads(result.stdout[result.stdout.rindex('{\n  "pipeline"'):])
+    assert report["dbt_exit_code"] == result.returncode and report["dbt_seconds"] > 0
+    assert report["extract"]["ok"] and report["acknowledged"][0]["acknowledged"] == 0
     wm = json.loads(extractor(env, tmp_path, "watermark", "get", "-p", "sales", "-t", "orders", "--json").stdout)
     assert len(wm["pending_files"]) == 1 and wm["load"]["acknowledged_batches"] == []

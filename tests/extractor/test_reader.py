@@ -177,6 +177,24 @@ def test_every_type_round_trips_exactly(read, every_type):
     assert result.zero_dates == EXPECTED_ZERO_DATES
 
 
+def test_connectorx_reads_dates_natively_until_a_zero_date_then_exactly(every_type):
+    """Valid dates travel natively (no server-side arithmetic); the first zero date switches the table to
+    the integer expressions for good, the page is re-read, and its zero dates are counted, not lost."""
+    db, info = every_type
+    where = f"{db.database}.every_type"
+    rdr = ConnectorxReader(source_for(db))
+    valid = rdr.read(info.columns, f"FROM `{db.database}`.`every_type` WHERE `id` <= %s ORDER BY `id`", [3])
+    assert where not in reader._EXACT_DATE_TABLES
+    assert valid.table.to_pylist() == PymysqlReader(source_for(db)).read(
+        info.columns, f"FROM `{db.database}`.`every_type` WHERE `id` <= %s ORDER BY `id`", [3]).table.to_pylist()
+    assert valid.table.column("c_datetime6")[0].as_py() == ROW_MAX["c_datetime6"]
+    every = rdr.read(info.columns, f"FROM `{db.database}`.`every_type` ORDER BY `id`", [])
+    assert where in reader._EXACT_DATE_TABLES
+    assert every.zero_dates == EXPECTED_ZERO_DATES and every.table.num_rows == 5
+    assert "TO_SECONDS" in select_expression(info.column("c_datetime6"), "connectorx")
+    assert select_expression(info.column("c_datetime6"), "connectorx", native_dates=True) == "`c_datetime6`"
+
+
 def test_every_column_of_the_table_is_mapped(every_type):
     _, info = every_type
     assert {c.data_type for c in info.columns} >= {
