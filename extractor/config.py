@@ -182,7 +182,7 @@ class Defaults(_Model):
     reader: Literal["auto", "connectorx", "pymysql"] = "auto"
     lock_ttl_seconds: int = Field(default=3600, gt=0)
     null_cursor_policy: Literal["warn", "fail"] = "warn"
-    batch_max_bytes: int = Field(default=24 * 1024 * 1024, gt=0)
+    batch_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     read_parallelism: int = Field(default=2, gt=0)
 
 

@@ -330,3 +330,34 @@ def test_a_killed_parallel_initial_load_resumes_without_loss_or_duplicates(works
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     landed = workspace.lake_rows("items", schema="ranges_raw")
     assert sorted(int(i) for i in landed.column("id").to_pylist()) == ids
+
+
+WIDE_PIPELINE = """
+pipeline: {{name: wide, source: sales_mysql, target: local_duckdb, target_schema: wide_raw, lake: "{lake}"}}
+defaults: {{batch_rows: 5000, batch_max_bytes: 2000000, safety_lag_seconds: 0, read_parallelism: {parallelism}}}
+tables:
+  rows:
+    source_table: "{db}.wide_rows"
+    cdc_strategy: full_sync
+    id_columns: [id]
+"""
+
+
+@pytest.mark.parametrize("parallelism", [2, 4])
+def test_wide_rows_shrink_pages_to_the_byte_budget_and_extra_ranges_must_fit_it(workspace, parallelism):
+    """Pages (one Parquet row group each) stay near ``batch_max_bytes`` however wide the rows; two key
+    ranges hold no more pages than sequential reads, more than two only when the extra pages fit."""
+    db = workspace.db
+    db.execute("CREATE TABLE wide_rows (id INT PRIMARY KEY, payload VARCHAR(2000))")
+    db.execute("INSERT INTO wide_rows SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_12000",
+               "ANALYZE TABLE wide_rows")
+    workspace.write_pipeline("wide", WIDE_PIPELINE.format(lake=workspace.lake, db=db.database,
+                                                         parallelism=parallelism))
+    result = workspace.cli("sync", "-p", "wide", "--json")
+    assert result.exit_code == 0, result.output
+    assert ("key ranges at once" in json.loads(result.output)["tables"][0]["reader"]) == (parallelism == 2)
+    root = workspace.lake / "data" / "sales_mysql" / db.database / "wide_raw" / "rows"
+    groups = [pq.ParquetFile(f).metadata.row_group(i).num_rows for f in sorted(root.rglob("*.parquet"))
+              for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+    assert sum(groups) == 12000
+    assert 1000 <= max(groups) <= 2100  # ≈ 2,000,000 bytes / 1,000-byte rows (batch_rows 5,000)
