@@ -103,18 +103,21 @@ def write_config(config_dir: Path, tables: dict[str, str], batch_rows: int) -> N
     (config_dir / "pipelines" / "bench.yml").write_text("\n".join(lines) + "\n")
 
 
-def extractor_sync(variant: str, name: str, config_dir: Path, table: str, lake: Path, reader: str,
+def extractor_sync(variant: str, name: str, config_dir: Path, table: str | None, lake: Path, reader: str,
                    logs: Path) -> Measurement:
-    cmd = [*EXTRACTOR, "sync", "--pipeline", "bench", "--table", table, "--reader", reader, "--json",
-           "--config-dir", str(config_dir)]
+    """``extractor sync`` of one table of the bench pipeline (``table=None``: every table, in parallel)."""
+    cmd = [*EXTRACTOR, "sync", "--pipeline", "bench", *(["--table", table] if table else []), "--reader", reader,
+           "--json", "--config-dir", str(config_dir)]
     env = {"EXTRACTOR_LAKE": str(lake), "MYSQL_DATABASE": bench_tables.DATABASE}
     wall, rss, code, text, cpu = run_child(cmd, env, logs / f"{variant}-{name}.log")
     m = Measurement(variant, name, f"extractor/{reader}", wall=wall, peak_rss_mb=rss, cpu=cpu)
     try:
-        t = last_json(text, "tables")["tables"][0]
-        m.rows, m.inner, m.ok = int(t["rows"]), float(t["seconds"]), t["status"] == "success"
-        m.error = t.get("error")
-        m.extra = {"files": t["files"], "phase": t["phase"], "warnings": t["warnings"]}
+        tables = last_json(text, "tables")["tables"]
+        m.rows, m.inner = sum(int(t["rows"]) for t in tables), max(float(t["seconds"]) for t in tables)
+        m.ok = all(t["status"] == "success" for t in tables)
+        m.error = next((t["error"] for t in tables if t.get("error")), None)
+        t = tables[0]
+        m.extra = {"files": sum(t["files"] for t in tables), "phase": t["phase"], "warnings": t["warnings"]}
     except (ValueError, KeyError, IndexError):
         m.ok, m.error = False, f"exit {code}: {text.strip()[-300:]}"
     if code != 0 and m.ok:
@@ -363,6 +366,8 @@ def main() -> int:
     parser.add_argument("--skip-pymysql", action="store_true", help="skip the (slow) pure-Python reader")
     parser.add_argument("--skip-incremental", action="store_true")
     parser.add_argument("--skip-fidelity", action="store_true")
+    parser.add_argument("--skip-parallel-tables", action="store_true",
+                        help="with --variant both: skip syncing both tables in one run")
     parser.add_argument("--batch-rows", type=int, default=100_000, help="extractor defaults.batch_rows")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each connectorx-path and incremental measurement; medians are reported")
@@ -451,6 +456,17 @@ def main() -> int:
         if not args.keep:
             for reader in ("connectorx", "pymysql"):
                 shutil.rmtree(work / f"lake-{variant}-{reader}", ignore_errors=True)
+
+    if args.variant == "both" and not args.skip_parallel_tables:
+        # Several tables at once (defaults.parallelism 2): memory is per table in flight, not per table size.
+        config_dir = work / "config-both"
+        write_config(config_dir, {"narrow": f"narrow_{args.rows}", "wide": f"wide_{args.rows}"}, args.batch_rows)
+        m = extractor_sync("narrow + wide", "extractor connectorx, both tables at once", config_dir, None,
+                           work / "lake-both", "connectorx", logs)
+        if m.ok and m.rows != 2 * args.rows:
+            m.ok, m.error = False, f"extracted {m.rows:,} of {2 * args.rows:,} rows"
+        record(m)
+        shutil.rmtree(work / "lake-both", ignore_errors=True)
 
     if args.dbt_orders:
         for m in dbt_story(work, args.dbt_orders, args.repeat, logs):

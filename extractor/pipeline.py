@@ -465,8 +465,8 @@ class _TableRun:
             # Never below 1,000 rows for the budget's sake, never above what the user configured.
             by_bytes = ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length
             self.batch_rows = min(self.batch_rows, max(1_000, by_bytes))
-        self._key_bounds = self._integer_key_bounds(conn, plan, rt)
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
+        self._key_bounds = self._integer_key_bounds(conn, plan, rt) if reader.parallel_reads else None
         self.result.reader = reader.name + (f", {ctx.pipeline.defaults.read_parallelism} key ranges at once"
                                             if self._key_bounds else "")
         file_writer = self._file_writer(rt)

@@ -81,6 +81,9 @@ class Reader(Protocol):
     """Reads ``SELECT <columns> <from_sql>`` into Arrow; ``from_sql`` starts with FROM and uses ``%s``."""
 
     name: str
+    #: Whether reads in several threads run at once (the decoding releases the GIL): only then are
+    #: initial loads split into key ranges read in parallel.
+    parallel_reads: bool
 
     def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
         """Run the query and return every row it yields."""
@@ -264,6 +267,7 @@ class ConnectorxReader:
     """
 
     name = "connectorx"
+    parallel_reads = True  # Rust decodes with the GIL released
 
     def __init__(self, source: mysql.SourceLike) -> None:
         self._source = source
@@ -350,6 +354,7 @@ class PymysqlReader:
     """The pure-Python path: bound parameters, one page per call, column-wise conversion to Arrow."""
 
     name = "pymysql"
+    parallel_reads = False  # Python decodes under the GIL: a second thread only contends for it
 
     def __init__(self, source: mysql.SourceLike) -> None:
         self._source = source

@@ -311,7 +311,8 @@ def test_initial_loads_read_key_ranges_in_parallel_and_land_every_row_once_in_or
     result = workspace.cli("sync", "-p", "ranges", "--json")
     assert result.exit_code == 0, result.output
     table = json.loads(result.output)["tables"][0]
-    assert "key ranges at once" in table["reader"]
+    # pymysql decodes under the GIL: a second range would only contend for it, so it reads sequentially.
+    assert ("key ranges at once" in table["reader"]) == (reader == "connectorx")
     landed = workspace.lake_rows("items", schema="ranges_raw")
     assert [int(i) for i in landed.column("id").to_pylist()] == ids  # every row once, in key order
 
