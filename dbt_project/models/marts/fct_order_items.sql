@@ -70,8 +70,7 @@ resolved as (
         on orders.order_id = order_items.order_id
     left join products
         on products.product_id = order_items.product_id
-        and orders.ordered_at >= products.valid_from
-        and (products.valid_to is null or orders.ordered_at < products.valid_to)
+        and {{ scd2_valid_at('products', 'orders.ordered_at') }}
 
 )
 

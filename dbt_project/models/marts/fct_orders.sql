@@ -47,8 +47,7 @@ resolved as (
     from orders
     left join customers
         on customers.customer_id = orders.customer_id
-        and orders.ordered_at >= customers.valid_from
-        and (customers.valid_to is null or orders.ordered_at < customers.valid_to)
+        and {{ scd2_valid_at('customers', 'orders.ordered_at') }}
 
 )
 
