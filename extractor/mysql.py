@@ -16,6 +16,8 @@ from extractor.types import Column
 
 # MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
 _IDENT = re.compile(r"^[^\x00-\x1f]{0,63}[^\x00-\x1f ]$")
+#: Every session the extractor opens (pymysql and connectorx) runs this first: values are UTC.
+UTC_SESSION = "SET time_zone = '+00:00'"
 _CURSOR_NAMES = (
     "updated_at", "modified_at", "last_modified_at", "last_modified", "last_updated_at", "last_updated",
     "updated_on", "modified_on", "changed_at", "updated", "modified", "changed", "update_time",
@@ -97,7 +99,7 @@ def connect(
             host=source.host, port=int(source.port), user=source.username, password=password,
             database=database or source.database or None, charset="utf8mb4", autocommit=True,
             connect_timeout=source.connect_timeout, read_timeout=source.read_timeout,
-            write_timeout=source.read_timeout, init_command="SET time_zone = '+00:00'", **pymysql_options,
+            write_timeout=source.read_timeout, init_command=UTC_SESSION, **pymysql_options,
         )
     except pymysql.err.MySQLError as exc:
         raise SourceError(

@@ -35,7 +35,7 @@ from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
-from extractor.reader import Reader, ReadResult, open_reader, release_memory
+from extractor.reader import Reader, ReadResult, open_reader, release_memory, use_returnable_memory_pool
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
@@ -223,13 +223,15 @@ def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
 class _TableRun:
     """The state of one table's run: plan, watermark token, writer and counters."""
 
-    def __init__(self, ctx: _RunContext, table: TableConfig) -> None:
+    def __init__(self, ctx: _RunContext, table: TableConfig, page_budget: int) -> None:
         self.ctx = ctx
         self.table = table
         self.layout = TableLayout(ctx.pipeline.source, table.source_db, ctx.pipeline.target_schema, table.target)
         self.store = WatermarkStore(ctx.storage, self.layout)
         self.result = TableResult(table.name, table.source_table, table.cdc_strategy)
         self.batch_rows = table.batch_rows or ctx.pipeline.defaults.batch_rows
+        #: Bytes one page may hold: ``batch_max_bytes`` shared by the tables extracted at once.
+        self.page_budget = page_budget
         self.wm: Watermark | None = None
         self.token: str | None = None
         self._checkpoint: dict[str, Any] | None = None
@@ -463,7 +465,7 @@ class _TableRun:
             self._check_null_cursors(conn, plan, rt)
         if rt.avg_row_length:  # size the first pages from InnoDB's row estimate; later ones from real pages
             # Never below 1,000 rows for the budget's sake, never above what the user configured.
-            by_bytes = ctx.pipeline.defaults.batch_max_bytes // rt.avg_row_length
+            by_bytes = self.page_budget // rt.avg_row_length
             self.batch_rows = min(self.batch_rows, max(1_000, by_bytes))
         reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
         self._key_bounds = self._integer_key_bounds(conn, plan, rt) if reader.parallel_reads else None
@@ -555,7 +557,7 @@ class _TableRun:
         in_flight = (rt.avg_row_length or 0) * self.batch_rows * max(0, defaults.read_parallelism - 2)
         if (plan.phase not in ("snapshot", "full") or len(rt.ids) != 1 or self.ctx.options.limit
                 or defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
-                or (rt.approx_rows or 0) < 4 * self.batch_rows or in_flight > defaults.batch_max_bytes):
+                or (rt.approx_rows or 0) < 4 * self.batch_rows or in_flight > self.page_budget):
             return None
         row = mysql.fetchone(conn, f"SELECT MIN({plan.id_sql[0]}), MAX({plan.id_sql[0]}) FROM {plan.table_sql}")
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
@@ -628,8 +630,8 @@ class _TableRun:
         yield from self._keyset_pages(reader, plan, rt, schema, position)
 
     def _fit_page_to_budget(self, page: pa.Table) -> None:
-        """Wide rows: fewer per page, so memory stays bounded by ``batch_max_bytes`` per page in flight."""
-        budget = self.ctx.pipeline.defaults.batch_max_bytes
+        """Wide rows: fewer per page, so memory stays bounded by the table's page budget per page in flight."""
+        budget = self.page_budget
         if page.nbytes > budget:
             self.batch_rows = min(self.batch_rows, max(1_000, page.num_rows * budget // page.nbytes))
 
@@ -811,8 +813,14 @@ class _RunContext:
     options: SyncOptions
 
 
+def page_budget(batch_max_bytes: int, tables_at_once: int) -> int:
+    """The byte budget of one page when ``tables_at_once`` tables share ``batch_max_bytes``."""
+    return max(1, batch_max_bytes // max(1, tables_at_once))
+
+
 def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOptions = SyncOptions()) -> RunReport:
     """Extract the pipeline's tables in dependency order, independent ones in parallel."""
+    use_returnable_memory_pool()
     storage = open_lake(pipeline.lake)
     run_id = new_run_id()
     ctx = _RunContext(pipeline, source, storage, run_id, options)
@@ -832,7 +840,10 @@ def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOpt
                     table.name, table.source_table, table.cdc_strategy, status="skipped",
                     error=f"skipped: depends on {', '.join(blocked)}, which failed",
                 ))
-            results = list(pool.map(lambda t: _TableRun(ctx, t[0]).run(), runnable))
+            # Tables extracted at once share the page budget: memory is bounded by batch_max_bytes, not
+            # by how many tables run in parallel.
+            budget = page_budget(pipeline.defaults.batch_max_bytes, min(workers, len(runnable)))
+            results = list(pool.map(lambda t, b=budget: _TableRun(ctx, t[0], b).run(), runnable))
             for result in results:
                 if result.status == "failed":
                     failed.add(result.table)
@@ -844,4 +855,4 @@ def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOpt
     return report
 
 
-__all__ = ["RunReport", "SyncOptions", "TableResult", "resolve_table", "sync_pipeline"]
+__all__ = ["RunReport", "SyncOptions", "TableResult", "page_budget", "resolve_table", "sync_pipeline"]

@@ -362,3 +362,31 @@ def test_wide_rows_shrink_pages_to_the_byte_budget_and_extra_ranges_must_fit_it(
               for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
     assert sum(groups) == 12000
     assert 1000 <= max(groups) <= 2100  # ≈ 2,000,000 bytes / 1,000-byte rows (batch_rows 5,000)
+
+
+TWO_WIDE_PIPELINE = """
+pipeline: {{name: wide2, source: sales_mysql, target: local_duckdb, target_schema: wide2_raw, lake: "{lake}"}}
+defaults: {{batch_rows: 5000, batch_max_bytes: 2000000, safety_lag_seconds: 0, parallelism: {parallelism}}}
+tables:
+  first: {{source_table: "{db}.wide_rows", cdc_strategy: full_sync, id_columns: [id]}}
+  second: {{source_table: "{db}.wide_rows", cdc_strategy: full_sync, id_columns: [id], target_name: second}}
+"""
+
+
+@pytest.mark.parametrize(("parallelism", "largest_page"), [(1, 2100), (2, 1050)])
+def test_tables_extracted_at_once_share_the_page_budget(workspace, parallelism, largest_page):
+    """Memory is bounded by ``batch_max_bytes`` for the whole run: two tables at once get half each."""
+    db = workspace.db
+    db.execute("CREATE TABLE wide_rows (id INT PRIMARY KEY, payload VARCHAR(2000))")
+    db.execute("INSERT INTO wide_rows SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_12000",
+               "ANALYZE TABLE wide_rows")
+    workspace.write_pipeline("wide2", TWO_WIDE_PIPELINE.format(lake=workspace.lake, db=db.database,
+                                                              parallelism=parallelism))
+    result = workspace.cli("sync", "-p", "wide2", "--json")
+    assert result.exit_code == 0, result.output
+    for table in ("first", "second"):
+        root = workspace.lake / "data" / "sales_mysql" / db.database / "wide2_raw" / table
+        groups = [pq.ParquetFile(f).metadata.row_group(i).num_rows for f in sorted(root.rglob("*.parquet"))
+                  for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+        assert sum(groups) == 12000
+        assert largest_page // 2 <= max(groups) <= largest_page

@@ -13,7 +13,7 @@ from _sources import Source
 from pydantic import SecretStr
 
 from extractor import mysql, reader
-from extractor.errors import ConfigError, DataError, SourceError
+from extractor.errors import DataError, SourceError
 from extractor.reader import ConnectorxReader, PymysqlReader, _bind_literals, _sql_literal, open_reader
 from extractor.types import Column, arrow_schema, select_expression
 
@@ -264,7 +264,7 @@ def test_unknown_table_is_a_source_error(read, every_type):
 
 
 def test_connectorx_select_list_is_independent_of_the_session_time_zone(every_type):
-    """connectorx cannot pin its session to UTC: its TIMESTAMP expression must not depend on it."""
+    """The integer TIMESTAMP expression (zero-date fallback) does not depend on the session time zone."""
     db, info = every_type
     expr = select_expression(info.column("c_timestamp6"), "connectorx")
     conn = db.connect()
@@ -442,17 +442,50 @@ def test_pymysql_streams_batches(every_type):
     rdr.close()
 
 
-@pytest.mark.parametrize(
-    ("global_tz", "system_tz", "utc"),
-    [("SYSTEM", "UTC", True), ("+00:00", "CET", True), ("UTC", "", True), ("SYSTEM", "CET", False),
-     ("Europe/London", "UTC", False), ("+05:00", "UTC", False)],
-)
-def test_connectorx_needs_a_utc_server_default(global_tz, system_tz, utc):
-    assert reader._is_utc(global_tz, system_tz) is utc
+@pytest.fixture
+def server_time_zone(mysql_db):
+    """Set the server's default time zone for new sessions (needs SUPER); restored afterwards."""
+    conn = mysql_db.connect()
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@global.time_zone")
+        before = cur.fetchone()[0]
+
+    def set_zone(zone: str) -> None:
+        with conn.cursor() as cur:
+            try:
+                cur.execute("SET GLOBAL time_zone = %s", (zone,))
+            except Exception as exc:  # noqa: BLE001 - no SUPER privilege on this server
+                pytest.skip(f"cannot change the server time zone: {exc}")
+
+    yield set_zone
+    with conn.cursor() as cur:
+        cur.execute("SET GLOBAL time_zone = %s", (before,))
+    conn.close()
 
 
-def test_auto_falls_back_to_pymysql_when_the_server_default_is_not_utc(mysql_db, monkeypatch):
-    monkeypatch.setattr(reader.mysql, "fetchone", lambda *_a, **_k: ("SYSTEM", "CET"))
-    assert open_reader(source_for(mysql_db), "auto").name == "pymysql"
-    with pytest.raises(ConfigError, match="UTC"):
-        open_reader(source_for(mysql_db), "connectorx")
+@pytest.mark.parametrize("zone", ["+05:00", "-07:00"])
+def test_connectorx_reads_in_utc_whatever_the_server_default_time_zone(every_type, server_time_zone, zone):
+    """connectorx sessions are pinned to UTC: TIMESTAMP values, native datetimes and bound instants agree."""
+    db, info = every_type
+    server_time_zone(zone)
+    assert open_reader(source_for(db), "auto").name == "connectorx"
+    columns = [info.column(n) for n in ("id", "c_datetime6", "c_timestamp6")]
+    instant = ROW_MAX["c_timestamp6"]
+    sql = f"FROM `{db.database}`.`every_type` WHERE `c_timestamp6` = %s ORDER BY `id`"
+    for value in (instant, instant.replace(tzinfo=None)):  # aware instant, and naive UTC wall clock
+        got = ConnectorxReader(source_for(db)).read(columns, sql, [value]).table.to_pylist()
+        assert [r["id"] for r in got] == [1]
+        assert got[0]["c_timestamp6"] == instant
+        assert got[0]["c_datetime6"] == ROW_MAX["c_datetime6"]
+
+
+def test_memory_pool_is_one_the_heap_trim_returns_unless_the_user_chose_one(monkeypatch):
+    before = pa.default_memory_pool()
+    try:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+        assert reader.use_returnable_memory_pool() == "system"
+        pa.set_memory_pool(pa.mimalloc_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+        assert reader.use_returnable_memory_pool() == "mimalloc"
+    finally:
+        pa.set_memory_pool(before)
