@@ -72,14 +72,14 @@ def _tuple_after(columns: Sequence[str], values: Sequence[Any]) -> tuple[str, li
 
 
 def _tuple_at_most(columns: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
-    """SQL for "(columns) <= values" (full tuples only), with params."""
+    """SQL for "(columns) <= values", with params; a prefix ``values`` bounds only the leading columns."""
     disjuncts: list[str] = []
     params: list[Any] = []
     for i in range(len(values)):
         parts = [f"{columns[j]} = %s" for j in range(i)] + [f"{columns[i]} < %s"]
         params.extend(values[: i + 1])
         disjuncts.append(" AND ".join(parts))
-    disjuncts.append(" AND ".join(f"{c} = %s" for c in columns))
+    disjuncts.append(" AND ".join(f"{c} = %s" for c in columns[: len(values)]))
     params.extend(values)
     return f"{columns[0]} <= %s AND ({' OR '.join(f'({d})' for d in disjuncts)})", [values[0], *params]
 

@@ -549,13 +549,16 @@ class _TableRun:
         return completed
 
     def _integer_key_bounds(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> tuple[int, int] | None:
-        """``(MIN, MAX)`` of a single integer key when key-order pages can be read in parallel ranges."""
+        """``(MIN, MAX)`` of the key's leading integer column when key-order pages can be read in ranges.
+
+        Composite keys too: a range of the leading column holds whole key groups.
+        """
         key = next(c for c in rt.columns if c.name == rt.ids[0])
         defaults = self.ctx.pipeline.defaults
         # Pages alive at once: one per range being read plus the one being written, against three for
         # sequential reads (read, queued, written). Pages beyond those three must fit the byte budget.
         in_flight = (rt.avg_row_length or 0) * self.batch_rows * max(0, defaults.read_parallelism - 2)
-        if (plan.phase not in ("snapshot", "full") or len(rt.ids) != 1 or self.ctx.options.limit
+        if (plan.phase not in ("snapshot", "full") or self.ctx.options.limit
                 or defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
                 or (rt.approx_rows or 0) < 4 * self.batch_rows or in_flight > self.page_budget):
             return None
@@ -580,6 +583,14 @@ class _TableRun:
         bounds were read) are read by the sequential loop at the end.
         """
         position = self._position(rt) if plan.phase != "full" else None
+        if position is not None and len(position) > 1:
+            # Resuming a composite key mid-way: finish the rows sharing its leading value in key order
+            # first, so the ranges (on the leading column) start after that value.
+            bounded = dataclasses.replace(plan, key_upper=(position[0],))
+            for rest in self._keyset_pages(reader, bounded, rt, schema, position):
+                if rest.table.num_rows:
+                    position = rest.position
+                    yield dataclasses.replace(rest, last=False)
         start = int(position[0]) if position else low - 1
         density = (rt.approx_rows or 1) / max(1, high - low + 1)
         step = max(1, int(self.batch_rows * 0.8 / max(density, 1e-9)))

@@ -48,6 +48,15 @@ def test_a_key_range_stops_at_its_upper_key():
     assert params == [T, 500, 500, 500, 200, 200]
 
 
+def test_a_key_range_of_a_composite_key_bounds_its_leading_column():
+    sql, params = cdc.page_query(plan(phase="snapshot", ids=("`a`", "`b`"), key_upper=(500,)), (200,), 50)
+    assert "(`a` <= %s AND ((`a` < %s) OR (`a` = %s)))" in sql and "(`a` >= %s AND ((`a` > %s)))" in sql
+    assert params == [T, 500, 500, 500, 200, 200]
+    sql, params = cdc.page_query(plan(phase="snapshot", ids=("`a`", "`b`"), key_upper=(500,)), (200, 3), 50)
+    assert "(`a` >= %s AND ((`a` > %s) OR (`a` = %s AND `b` > %s)))" in sql
+    assert params == [T, 500, 500, 500, 200, 200, 200, 3]
+
+
 def test_limit_is_an_integer_not_text():
     with pytest.raises(ValueError):
         cdc.page_query(plan(), None, "5; DROP TABLE t")  # type: ignore[arg-type]

@@ -317,6 +317,61 @@ def test_initial_loads_read_key_ranges_in_parallel_and_land_every_row_once_in_or
     assert [int(i) for i in landed.column("id").to_pylist()] == ids  # every row once, in key order
 
 
+COMPOSITE_RANGES_PIPELINE = """
+pipeline: {{name: lines, source: sales_mysql, target: local_duckdb, target_schema: lines_raw, lake: "{lake}"}}
+defaults: {{batch_rows: 200, file_max_rows: 400, safety_lag_seconds: 0, reader: connectorx, read_parallelism: 2}}
+tables:
+  lines: {{source_table: "{db}.order_lines", cdc_strategy: {strategy}, {cursor} id_columns: [order_id, line_no]}}
+"""
+
+
+def _make_lines(db) -> list[tuple[int, int]]:
+    db.execute("CREATE TABLE order_lines (order_id INT NOT NULL, line_no SMALLINT NOT NULL, v VARCHAR(20),"
+               " updated_at DATETIME(6), PRIMARY KEY (order_id, line_no), KEY ix (updated_at, order_id, line_no))")
+    # Orders of 1-5 lines, sparse ids, and one order in the middle far larger than a page (several pages).
+    keys = sorted([(o, n) for o in range(1, 4000, 2) for n in range(1, 2 + o % 5)] + [(2000, n) for n in range(1, 700)])
+    rows = ", ".join(f"({o}, {n}, 'v{o}-{n}', '2025-01-01')" for o, n in keys)
+    db.execute(f"INSERT INTO order_lines VALUES {rows}", "ANALYZE TABLE order_lines")
+    return keys
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "full_sync"])
+def test_composite_keys_read_ranges_of_their_leading_column_and_land_every_row_once_in_order(workspace, strategy):
+    db = workspace.db
+    keys = _make_lines(db)
+    cursor = "cursor_column: updated_at," if strategy == "hybrid" else ""
+    workspace.write_pipeline("lines", COMPOSITE_RANGES_PIPELINE.format(lake=workspace.lake, db=db.database,
+                                                                      strategy=strategy, cursor=cursor))
+    result = workspace.cli("sync", "-p", "lines", "--json")
+    assert result.exit_code == 0, result.output
+    assert "key ranges at once" in json.loads(result.output)["tables"][0]["reader"]
+    landed = workspace.lake_rows("lines", schema="lines_raw")
+    got = list(zip(landed.column("order_id").to_pylist(), landed.column("line_no").to_pylist(), strict=True))
+    assert got == keys  # every row once, in key order
+
+
+def test_a_killed_composite_key_initial_load_resumes_mid_key_without_loss_or_duplicates(workspace):
+    db = workspace.db
+    keys = _make_lines(db)
+    workspace.write_pipeline("lines", COMPOSITE_RANGES_PIPELINE.format(
+        lake=workspace.lake, db=db.database, strategy="hybrid", cursor="cursor_column: updated_at,"))
+    cmd = [sys.executable, "-m", "extractor", "sync", "-p", "lines", "--config-dir", str(workspace.config_dir)]
+    # Killed right after the watermark of file 8 is saved: a range page of the 699-line order 2000 ended
+    # inside that order, so the next run resumes from (2000, n) with lines of order 2000 (and later key
+    # ranges) still to read.
+    crashed = subprocess.run(cmd, env={**os.environ, "EXTRACTOR_FAULTS": "watermark_saved:8"},
+                             capture_output=True, text=True)
+    assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+    state = json.loads(next(workspace.lake.rglob("state/**/lines.json")).read_text())
+    order_id, line_no = state["snapshot"]["last_key"]
+    assert (order_id, line_no + 1) in keys and order_id < keys[-1][0], f"not inside a key group: {order_id, line_no}"
+    resumed = subprocess.run(cmd, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    landed = workspace.lake_rows("lines", schema="lines_raw")
+    got = list(zip(landed.column("order_id").to_pylist(), landed.column("line_no").to_pylist(), strict=True))
+    assert sorted(got) == keys and len(got) == len(keys)
+
+
 def test_a_killed_parallel_initial_load_resumes_without_loss_or_duplicates(workspace):
     db = workspace.db
     ids = _make_items(db)
@@ -344,22 +399,31 @@ tables:
 """
 
 
+def _make_wide_rows(db) -> None:
+    """12,000 rows of about 1,000 bytes each."""
+    db.execute("CREATE TABLE wide_rows (id INT PRIMARY KEY, payload VARCHAR(2000))")
+    db.execute("INSERT INTO wide_rows SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_12000",
+               "ANALYZE TABLE wide_rows")
+
+
+def _row_groups(root) -> list[int]:
+    """Rows per Parquet row group (one per page) of every file below ``root``, in file order."""
+    return [pq.ParquetFile(f).metadata.row_group(i).num_rows for f in sorted(root.rglob("*.parquet"))
+            for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+
+
 @pytest.mark.parametrize("parallelism", [2, 4])
 def test_wide_rows_shrink_pages_to_the_byte_budget_and_extra_ranges_must_fit_it(workspace, parallelism):
     """Pages (one Parquet row group each) stay near ``batch_max_bytes`` however wide the rows; two key
     ranges hold no more pages than sequential reads, more than two only when the extra pages fit."""
     db = workspace.db
-    db.execute("CREATE TABLE wide_rows (id INT PRIMARY KEY, payload VARCHAR(2000))")
-    db.execute("INSERT INTO wide_rows SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_12000",
-               "ANALYZE TABLE wide_rows")
+    _make_wide_rows(db)
     workspace.write_pipeline("wide", WIDE_PIPELINE.format(lake=workspace.lake, db=db.database,
                                                          parallelism=parallelism))
     result = workspace.cli("sync", "-p", "wide", "--json")
     assert result.exit_code == 0, result.output
     assert ("key ranges at once" in json.loads(result.output)["tables"][0]["reader"]) == (parallelism == 2)
-    root = workspace.lake / "data" / "sales_mysql" / db.database / "wide_raw" / "rows"
-    groups = [pq.ParquetFile(f).metadata.row_group(i).num_rows for f in sorted(root.rglob("*.parquet"))
-              for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+    groups = _row_groups(workspace.lake / "data" / "sales_mysql" / db.database / "wide_raw" / "rows")
     assert sum(groups) == 12000
     assert 1000 <= max(groups) <= 2100  # ≈ 2,000,000 bytes / 1,000-byte rows (batch_rows 5,000)
 
@@ -377,16 +441,12 @@ tables:
 def test_tables_extracted_at_once_share_the_page_budget(workspace, parallelism, largest_page):
     """Memory is bounded by ``batch_max_bytes`` for the whole run: two tables at once get half each."""
     db = workspace.db
-    db.execute("CREATE TABLE wide_rows (id INT PRIMARY KEY, payload VARCHAR(2000))")
-    db.execute("INSERT INTO wide_rows SELECT seq, REPEAT(CHAR(65 + seq % 26), 1000) FROM seq_1_to_12000",
-               "ANALYZE TABLE wide_rows")
+    _make_wide_rows(db)
     workspace.write_pipeline("wide2", TWO_WIDE_PIPELINE.format(lake=workspace.lake, db=db.database,
                                                               parallelism=parallelism))
     result = workspace.cli("sync", "-p", "wide2", "--json")
     assert result.exit_code == 0, result.output
     for table in ("first", "second"):
-        root = workspace.lake / "data" / "sales_mysql" / db.database / "wide2_raw" / table
-        groups = [pq.ParquetFile(f).metadata.row_group(i).num_rows for f in sorted(root.rglob("*.parquet"))
-                  for i in range(pq.ParquetFile(f).metadata.num_row_groups)]
+        groups = _row_groups(workspace.lake / "data" / "sales_mysql" / db.database / "wide2_raw" / table)
         assert sum(groups) == 12000
         assert largest_page // 2 <= max(groups) <= largest_page
