@@ -227,8 +227,9 @@ def versions() -> dict[str, str]:
     conn = bench_tables.connect()
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT VERSION()")
-            found["server"] = cur.fetchone()[0]
+            cur.execute("SELECT VERSION(), @@innodb_buffer_pool_size")
+            server, pool = cur.fetchone()
+            found["server"] = f"{server} (InnoDB buffer pool {int(pool) / 2**20:,.0f} MB)"
     finally:
         conn.close()
     return found
@@ -381,12 +382,26 @@ def main() -> int:
                         help="runs of each connectorx-path and incremental measurement; medians are reported")
     parser.add_argument("--dbt-orders", type=int, default=400_000,
                         help="orders in the sample `sales` database for extract + dbt build (0 skips it)")
+    parser.add_argument("--buffer-pool-mb", type=int, default=None,
+                        help="resize InnoDB's buffer pool for the run (restored afterwards), e.g. to one that "
+                             "holds the tables as production servers are sized; default: leave it as it is")
     parser.add_argument("--rebuild", action="store_true", help="regenerate the source tables")
     parser.add_argument("--keep", action="store_true", help="keep the lakes and dlt buckets (work dir printed)")
     parser.add_argument("--out", type=Path, default=None,
                         help="results file stem (default benchmarks/results/extract-<timestamp>); .md and .json")
     args = parser.parse_args()
+    if args.buffer_pool_mb is None:
+        return run(args)
+    previous = bench_tables.set_buffer_pool(args.buffer_pool_mb * 2**20)
+    print(f"InnoDB buffer pool {previous / 2**20:,.0f} MB → {args.buffer_pool_mb:,} MB for this run", flush=True)
+    try:
+        return run(args)
+    finally:
+        bench_tables.set_buffer_pool(previous)
 
+
+def run(args: argparse.Namespace) -> int:
+    """The measurements, the report files and the exit code (non-zero only when our own runs failed)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "benchmarks" / "results" / f"extract-{stamp}"
     out = out.with_suffix("") if out.suffix in (".md", ".json") else out
