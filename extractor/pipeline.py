@@ -35,7 +35,14 @@ from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
-from extractor.reader import Reader, ReadResult, open_reader, release_memory, use_returnable_memory_pool
+from extractor.reader import (
+    Reader,
+    ReadResult,
+    open_reader,
+    preload_connectorx,
+    release_memory,
+    use_returnable_memory_pool,
+)
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
@@ -832,6 +839,8 @@ def page_budget(batch_max_bytes: int, tables_at_once: int) -> int:
 def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOptions = SyncOptions()) -> RunReport:
     """Extract the pipeline's tables in dependency order, independent ones in parallel."""
     use_returnable_memory_pool()
+    if (options.reader or pipeline.defaults.reader) != "pymysql" and not options.dry_run:
+        preload_connectorx()
     storage = open_lake(pipeline.lake)
     run_id = new_run_id()
     ctx = _RunContext(pipeline, source, storage, run_id, options)

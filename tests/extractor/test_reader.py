@@ -489,3 +489,13 @@ def test_memory_pool_is_one_the_heap_trim_returns_unless_the_user_chose_one(monk
         assert reader.use_returnable_memory_pool() == "mimalloc"
     finally:
         pa.set_memory_pool(before)
+
+
+def test_connectorx_is_preloaded_in_the_background():
+    import subprocess
+    import sys
+
+    probe = ("import sys; from extractor import reader; before = 'connectorx' in sys.modules; "
+             "t = reader.preload_connectorx(); t.join(30); print(before, 'connectorx' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
