@@ -272,6 +272,12 @@ class Summary:
     def error(self) -> str | None:
         return next((m.error for m in self.runs if m.error), None)
 
+    @property
+    def inner(self) -> float | None:
+        """Median of the tool's own timing (extractor: the table's read-and-write loop, without start-up)."""
+        values = [m.inner for m in self.runs if m.inner is not None]
+        return statistics.median(values) if values else None
+
     def median(self, key: str) -> float | None:
         values = [m.extra[key] for m in self.runs if key in m.extra]
         return statistics.median(values) if values else None
@@ -282,12 +288,6 @@ def summarize(ms: list[Measurement]) -> list[Summary]:
     for m in ms:
         groups.setdefault((m.variant, m.name), []).append(m)
     return [Summary(v, n, runs[0].tool, runs) for (v, n), runs in groups.items()]
-
-
-def _median_inner(s: Summary) -> float | None:
-    """Median of the tool's own timing (extractor: the table's read-and-write loop, without start-up)."""
-    values = [m.inner for m in s.runs if m.inner is not None]
-    return statistics.median(values) if values else None
 
 
 def results_table(ms: list[Measurement]) -> str:
@@ -304,15 +304,14 @@ def results_table(ms: list[Measurement]) -> str:
             ratio = (f"{s.rows_per_second / best.rows_per_second:.2f}×"
                      if best and s.ok and s.tool.startswith(("extractor/", "dlt/")) else "—")
             notes = " ".join((s.error or "").split())[:160]  # one line: errors may span many
-            inner = _median_inner(s)
+            inner = s.inner
             if inner is not None and s.ok:
                 notes = f"inner {inner:.2f} s" + (f"; {notes}" if notes else "")
             if s.name.startswith("extractor incremental") and initial and initial.wall:
                 ratio = "—"
                 notes += f"; {s.wall / initial.wall:.1%} of the initial extract's wall time"
-                initial_inner = _median_inner(initial)
-                if initial_inner and s.ok:
-                    notes += f", {(_median_inner(s) or 0) / initial_inner:.1%} of its extract time"
+                if initial.inner and inner is not None and s.ok:
+                    notes += f", {inner / initial.inner:.1%} of its extract time"
                 pages = s.median("disk_page_reads")
                 if pages is not None:
                     notes += f"; {pages:,.0f} InnoDB pages read from disk"

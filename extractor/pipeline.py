@@ -474,7 +474,7 @@ class _TableRun:
             # Never below 1,000 rows for the budget's sake, never above what the user configured.
             by_bytes = self.page_budget // rt.avg_row_length
             self.batch_rows = min(self.batch_rows, max(1_000, by_bytes))
-        reader = open_reader(ctx.source, ctx.options.reader or ctx.pipeline.defaults.reader)
+        reader = open_reader(ctx.source, ctx.reader)
         self._key_bounds = self._integer_key_bounds(conn, plan, rt) if reader.parallel_reads else None
         self.result.reader = reader.name + (f", {ctx.pipeline.defaults.read_parallelism} key ranges at once"
                                             if self._key_bounds else "")
@@ -743,7 +743,7 @@ class _TableRun:
         """Every key present now (``SELECT pk`` only, in key order, paged): the reconciliation side."""
         key_columns = [c for name in rt.ids for c in rt.columns if c.name == name]
         scan = cdc.ExtractPlan(plan.table_sql, "full_sync", "full", None, plan.id_sql, None, rt.ids, None)
-        reader = open_reader(self.ctx.source, self.ctx.options.reader or self.ctx.pipeline.defaults.reader)
+        reader = open_reader(self.ctx.source, self.ctx.reader)
         pages: list[pa.Table] = []
         position: tuple[Any, ...] | None = None
         limit = max(self.batch_rows, 100_000)
@@ -830,6 +830,11 @@ class _RunContext:
     run_id: str
     options: SyncOptions
 
+    @property
+    def reader(self) -> str:
+        """The reader asked for: ``--reader``, else the pipeline's ``defaults.reader``."""
+        return self.options.reader or self.pipeline.defaults.reader
+
 
 def page_budget(batch_max_bytes: int, tables_at_once: int) -> int:
     """The byte budget of one page when ``tables_at_once`` tables share ``batch_max_bytes``."""
@@ -839,11 +844,11 @@ def page_budget(batch_max_bytes: int, tables_at_once: int) -> int:
 def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOptions = SyncOptions()) -> RunReport:
     """Extract the pipeline's tables in dependency order, independent ones in parallel."""
     use_returnable_memory_pool()
-    if (options.reader or pipeline.defaults.reader) != "pymysql" and not options.dry_run:
-        preload_connectorx()
     storage = open_lake(pipeline.lake)
     run_id = new_run_id()
     ctx = _RunContext(pipeline, source, storage, run_id, options)
+    if ctx.reader != "pymysql" and not options.dry_run:
+        preload_connectorx()
     report = RunReport(run_id=run_id, pipeline=pipeline.name, started_at=datetime.now(UTC), dry_run=options.dry_run)
     failed: set[str] = set()
     levels = pipeline.ordered_tables(options.tables)

@@ -144,7 +144,7 @@ def use_returnable_memory_pool() -> str:
 def preload_connectorx() -> threading.Thread:
     """Import connectorx in the background while a run's first control queries go out.
 
-    Its import takes ~35 ms, which every run's first table otherwise waits for; ``open_reader``'s own
+    Its import takes ~55 ms, which every run's first table otherwise waits for; ``open_reader``'s own
     import then finds the module loaded (or waits for this one to finish: Python locks a module while
     it is imported). A missing connectorx is ``open_reader``'s to report.
     """
