@@ -35,7 +35,7 @@ from extractor.errors import ConfigError
 _IDENT_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _STRATEGIES = ("hybrid", "timestamp", "id", "full_sync")
-_SECRET_WORDS = ("password", "secret", "token", "options")
+_SECRET_WORDS = ("password", "secret", "token")
 
 _KeyPath = tuple[str | int, ...]
 
@@ -125,7 +125,6 @@ class SourceConnection(_Connection):
     connect_timeout: int = Field(default=10, gt=0)
     read_timeout: int = Field(default=600, gt=0)
     ssh_tunnel: SshTunnel | None = None
-    options: dict[str, str] = {}
 
     def uri(self) -> str:
         """``mysql://user:pass@host:port/db`` for connectorx only — never print or log it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import SecretStr
 
@@ -16,4 +16,3 @@ class Source:
     database: str | None = None
     connect_timeout: int = 5
     read_timeout: int = 60
-    options: dict = field(default_factory=dict)

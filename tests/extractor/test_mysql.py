@@ -31,6 +31,25 @@ def test_session_is_utc_utf8mb4_and_autocommit(mysql_db):
         conn.close()
 
 
+def test_connections_share_one_unverified_tls_context_in_preferred_mode(mysql_db, monkeypatch):
+    """pymysql's default (PREFERRED) mode rebuilt its TLS context per connect, loading the CA bundle
+    (~30 ms); the extractor builds it once, with the same settings, and never loads CA files for it."""
+    import ssl
+
+    first = mysql.connect(source_for(mysql_db))
+    loads: list[object] = []
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", lambda *a, **k: loads.append(a))
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", lambda *a, **k: loads.append(a))
+    second = mysql.connect(source_for(mysql_db))
+    try:
+        assert first.ctx is second.ctx and loads == []
+        assert first.ctx.verify_mode == ssl.CERT_NONE and not first.ctx.check_hostname
+        assert mysql.scalar(second, "SELECT 1") == 1
+    finally:
+        first.close()
+        second.close()
+
+
 def test_wrong_password_is_a_source_error_without_the_password(mysql_db):
     user, secret = f"u_{uuid.uuid4().hex[:10]}", f"Pw-{uuid.uuid4().hex}"
     mysql_db.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{secret}'")
