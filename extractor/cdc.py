@@ -39,9 +39,14 @@ class ExtractPlan:
     key_upper: tuple[Any, ...] | None = None  # key-order phases: stop at this key tuple (a key range)
 
     @property
+    def by_cursor(self) -> bool:
+        """True when pages are in ``(cursor, id…)`` order: cursor strategies once incremental."""
+        return self.phase == "incremental" and self.strategy != "id"
+
+    @property
     def order_sql(self) -> tuple[str, ...]:
         """Quoted columns of the order tuple for this phase."""
-        if self.phase == "incremental":
+        if self.by_cursor:
             assert self.cursor_sql is not None
             return (self.cursor_sql, *self.id_sql)
         return self.id_sql
@@ -49,7 +54,7 @@ class ExtractPlan:
     @property
     def order_names(self) -> tuple[str, ...]:
         """Column names of the order tuple, as they appear in the Arrow pages."""
-        if self.phase == "incremental":
+        if self.by_cursor:
             assert self.cursor_name is not None
             return (self.cursor_name, *self.id_names)
         return self.id_names
@@ -89,7 +94,7 @@ def page_query(plan: ExtractPlan, after: Sequence[Any] | None, limit: int) -> tu
     where: list[str] = []
     params: list[Any] = []
     order = plan.order_sql
-    if plan.phase == "incremental":
+    if plan.by_cursor:
         assert plan.upper is not None and plan.cursor_sql is not None
         where.append(f"{plan.cursor_sql} <= %s")
         params.append(plan.upper[0])
@@ -100,7 +105,7 @@ def page_query(plan: ExtractPlan, after: Sequence[Any] | None, limit: int) -> tu
         sql, p = _tuple_at_most(order, plan.upper)
         where.append(f"({sql})")
         params.extend(p)
-    if plan.key_upper is not None and plan.phase != "incremental":
+    if plan.key_upper is not None and not plan.by_cursor:
         sql, p = _tuple_at_most(order, plan.key_upper)
         where.append(f"({sql})")
         params.extend(p)

@@ -558,19 +558,30 @@ class _TableRun:
     def _integer_key_bounds(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> tuple[int, int] | None:
         """``(MIN, MAX)`` of the key's leading integer column when key-order pages can be read in ranges.
 
-        Composite keys too: a range of the leading column holds whole key groups.
+        Key order: initial snapshots, ``full_sync`` and the ``id`` strategy (append-only tables, whose first
+        run is their initial load). Composite keys too: a range of the leading column holds whole key
+        groups. Not worth it when fewer than four pages are left to read (an ``id`` table's daily run).
         """
         key = next(c for c in rt.columns if c.name == rt.ids[0])
         defaults = self.ctx.pipeline.defaults
         # Pages alive at once: one per range being read plus the one being written, against three for
         # sequential reads (read, queued, written). Pages beyond those three must fit the byte budget.
         in_flight = (rt.avg_row_length or 0) * self.batch_rows * max(0, defaults.read_parallelism - 2)
-        if (plan.phase not in ("snapshot", "full") or self.ctx.options.limit
+        enough = 4 * self.batch_rows
+        if (plan.by_cursor or self.ctx.options.limit
                 or defaults.read_parallelism < 2 or key.data_type not in INTEGER_TYPES
-                or (rt.approx_rows or 0) < 4 * self.batch_rows or in_flight > self.page_budget):
+                or (rt.approx_rows or 0) < enough or in_flight > self.page_budget):
             return None
         row = mysql.fetchone(conn, f"SELECT MIN({plan.id_sql[0]}), MAX({plan.id_sql[0]}) FROM {plan.table_sql}")
-        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+        if row is None or row[0] is None:
+            return None
+        low, high = int(row[0]), int(row[1])
+        position = self._position(rt) if plan.phase != "full" else None
+        if position:  # resuming: only the rest of the key space is left
+            left = (high - int(position[0])) / max(1, high - low + 1) * (rt.approx_rows or 0)
+            if left < enough:
+                return None
+        return low, high
 
     def _pages(self, reader: Reader, plan: cdc.ExtractPlan, rt: ResolvedTable,
                schema: pa.Schema) -> Iterator[_Page]:

@@ -37,9 +37,13 @@ def test_snapshot_reads_in_key_order_and_keeps_null_cursors():
 
 
 def test_id_strategy_is_bounded_by_the_largest_key_at_start():
-    key_plan = cdc.ExtractPlan("`db`.`t`", "id", "full", None, ("`id`",), None, ("id",), (99,))
+    # The phase the pipeline gives an id table: incremental, in key order (there is no cursor column).
+    key_plan = cdc.ExtractPlan("`db`.`t`", "id", "incremental", None, ("`id`",), None, ("id",), (99,))
     sql, params = cdc.page_query(key_plan, (10,), 5)
     assert "`id` <= %s AND ((`id` < %s) OR (`id` = %s))" in sql and params[:3] == [99, 99, 99]
+    assert sql.endswith("ORDER BY `id` LIMIT 5") and key_plan.order_names == ("id",)
+    page = pa.table({"id": [11, 12]})
+    assert cdc.last_position(key_plan, page) == (12,)
 
 
 def test_a_key_range_stops_at_its_upper_key():

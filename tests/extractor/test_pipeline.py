@@ -301,7 +301,7 @@ def _make_items(db) -> list[int]:
 
 
 @pytest.mark.parametrize("reader", READERS)
-@pytest.mark.parametrize("strategy", ["hybrid", "full_sync"])
+@pytest.mark.parametrize("strategy", ["hybrid", "full_sync", "id"])
 def test_initial_loads_read_key_ranges_in_parallel_and_land_every_row_once_in_order(workspace, reader, strategy):
     db = workspace.db
     ids = _make_items(db)
@@ -315,6 +315,34 @@ def test_initial_loads_read_key_ranges_in_parallel_and_land_every_row_once_in_or
     assert ("key ranges at once" in table["reader"]) == (reader == "connectorx")
     landed = workspace.lake_rows("items", schema="ranges_raw")
     assert [int(i) for i in landed.column("id").to_pylist()] == ids  # every row once, in key order
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_the_id_strategy_appends_exactly_the_new_rows_run_after_run(workspace, reader):
+    db = workspace.db
+    ids = _make_items(db)
+    workspace.write_pipeline("ranges", RANGES_PIPELINE.format(lake=workspace.lake, reader=reader, db=db.database,
+                                                             strategy="id", cursor=""))
+    first = workspace.cli("sync", "-p", "ranges", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["tables"][0]["rows"] == len(ids)
+
+    idle = workspace.cli("sync", "-p", "ranges", "--json")
+    assert idle.exit_code == 0, idle.output
+    assert json.loads(idle.output)["tables"][0]["rows"] == 0
+
+    # 1,500 appended rows (five pages): a backlog that small is read in sequential pages, after the last id.
+    new = list(range(10**12 + 6, 10**12 + 1506))
+    db.execute("INSERT INTO items (id, v) VALUES " + ", ".join(f"({i}, 'n{i}')" for i in new))
+    second = workspace.cli("sync", "-p", "ranges", "--json")
+    assert second.exit_code == 0, second.output
+    table = json.loads(second.output)["tables"][0]
+    assert table["rows"] == len(new) and "key ranges" not in table["reader"]
+    assert table["position_after"] == str(new[-1])
+    landed = workspace.lake_rows("items", schema="ranges_raw")
+    assert [int(i) for i in landed.column("id").to_pylist()] == ids + new
+    verify = workspace.cli("verify", "-p", "ranges", "--json")
+    assert verify.exit_code == 0, verify.output
 
 
 COMPOSITE_RANGES_PIPELINE = """
@@ -335,7 +363,7 @@ def _make_lines(db) -> list[tuple[int, int]]:
     return keys
 
 
-@pytest.mark.parametrize("strategy", ["hybrid", "full_sync"])
+@pytest.mark.parametrize("strategy", ["hybrid", "full_sync", "id"])
 def test_composite_keys_read_ranges_of_their_leading_column_and_land_every_row_once_in_order(workspace, strategy):
     db = workspace.db
     keys = _make_lines(db)
