@@ -137,7 +137,7 @@ class FileWriter:
         if self._writer is not None:
             raise ValueError("publish_empty needs no open file")
         self._checkpoint = checkpoint
-        self._open(self._clock())
+        self._open(self._clock(), self.schema.empty_table())
         self._rows = 0
         return self._publish()
 

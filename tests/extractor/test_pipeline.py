@@ -345,6 +345,27 @@ def test_the_id_strategy_appends_exactly_the_new_rows_run_after_run(workspace, r
     assert verify.exit_code == 0, verify.output
 
 
+@pytest.mark.parametrize("strategy", ["hybrid", "full_sync", "id"])
+def test_an_empty_table_lands_a_schema_file_then_its_first_rows(workspace, strategy):
+    db = workspace.db
+    db.execute("CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20), updated_at DATETIME(6),"
+               " KEY ix (updated_at, id))")
+    cursor = "cursor_column: updated_at" if strategy == "hybrid" else ""
+    workspace.write_pipeline("ranges", RANGES_PIPELINE.format(lake=workspace.lake, reader="connectorx",
+                                                             db=db.database, strategy=strategy, cursor=cursor))
+    first = workspace.cli("sync", "-p", "ranges", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["tables"][0]["status"] == "success"
+    schema_only = workspace.lake_rows("items", schema="ranges_raw")
+    assert schema_only.num_rows == 0 and {"id", "v", "updated_at", "_op"} <= set(schema_only.column_names)
+
+    db.execute("INSERT INTO items VALUES (1, 'a', '2025-01-01'), (2, 'b', '2025-01-01')")
+    second = workspace.cli("sync", "-p", "ranges", "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["tables"][0]["rows"] == 2
+    assert sorted(workspace.lake_rows("items", schema="ranges_raw").column("id").to_pylist()) == [1, 2]
+
+
 COMPOSITE_RANGES_PIPELINE = """
 pipeline: {{name: lines, source: sales_mysql, target: local_duckdb, target_schema: lines_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 200, file_max_rows: 400, safety_lag_seconds: 0, reader: connectorx, read_parallelism: 2}}
