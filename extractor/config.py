@@ -292,6 +292,17 @@ class Pipeline(_Model):
                         where=table.where("depends_on"),
                         hint=_suggest(dep, self.tables),
                     )
+        seen: dict[str, TableConfig] = {}
+        for table in self.tables.values():
+            # The target names the table's lake prefix, watermark, lock and warehouse table: one table each.
+            first = seen.setdefault(table.target.lower(), table)
+            if first is not table:
+                raise ConfigError(
+                    f"tables '{first.name}' and '{table.name}' both land as '{table.target}' in "
+                    f"{self.target_schema}, so they would share one watermark and lake prefix",
+                    where=table.where("target_name" if table.target_name else None),
+                    hint=f"give one of them its own target_name (e.g. target_name: {table.name}_2)",
+                )
         cycle = _find_cycle({name: t.depends_on for name, t in self.tables.items()})
         if cycle:
             raise ConfigError(

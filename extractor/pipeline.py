@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig
-from extractor.errors import ConfigError, DataError, ExtractorError, SourceError
+from extractor.errors import ConfigError, DataError, ExtractorError, SourceError, StateError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
@@ -271,7 +271,7 @@ class _TableRun:
         now = datetime.now(UTC)
         wm = Watermark.new(
             table=self.table.name, pipeline=self.ctx.pipeline.name, strategy=rt.strategy,
-            cursor_column=rt.cursor, id_columns=list(rt.ids), now=now,
+            cursor_column=rt.cursor, id_columns=list(rt.ids), now=now, source_table=self.table.source_table,
         )
         wm.phase = "snapshot" if rt.strategy in ("hybrid", "timestamp") else "incremental"
         return wm
@@ -393,6 +393,33 @@ class _TableRun:
             return min(max_value, (limit - timedelta(days=1)).date())
         return max_value  # integer cursors (version counters) have no clock to lag behind
 
+    def _check_watermark_fits(self, wm: Watermark, rt: ResolvedTable) -> None:
+        """The stored watermark must be this table's, read the way it is configured now.
+
+        A position means nothing for another table (a copied document, a shared target) or for another
+        cursor or key: applied to them it would silently skip or repeat rows.
+        """
+        name, refresh = self.table.name, f"run with --full-refresh --table {self.table.name} to start over"
+        if wm.source_table is not None and wm.source_table.lower() != self.table.source_table.lower():
+            raise StateError(
+                f"the watermark of {name} tracks {wm.source_table}, not {self.table.source_table}",
+                where=self.store.where,
+                hint=f"the document was copied or the table's source changed; {refresh}",
+            )
+        changes = [
+            ("cdc_strategy", "strategy", wm.strategy, rt.strategy),
+            ("cursor_column", "cursor_column", wm.cursor.column, rt.cursor),
+            ("id_columns", "id_columns", wm.cursor.id_columns or list(rt.ids), list(rt.ids)),
+        ]
+        for key, label, before, now in changes:
+            if str(before).lower() != str(now).lower():  # MySQL column names are case-insensitive
+                raise ConfigError(
+                    f"{name} was extracted with {label} {_quoted(before)}, now configured {_quoted(now)}",
+                    where=self.table.where(key), hint=f"{refresh} with the new setting",
+                )
+        if wm.source_table is None:
+            wm.source_table = self.table.source_table
+
     def _recover(self, rt: ResolvedTable) -> None:
         """Adopt the files a crashed run wrote after its last commit; delete what cannot be adopted."""
         wm = self.wm
@@ -431,12 +458,8 @@ class _TableRun:
     def _extract(self, conn: Any, rt: ResolvedTable, lock: TableLock) -> None:
         ctx = self.ctx
         self.wm, self.token = self.store.load()
-        if self.wm is not None and self.wm.strategy != rt.strategy and not ctx.options.full_refresh:
-            raise ConfigError(
-                f"{self.table.name} was extracted with strategy '{self.wm.strategy}', now configured '{rt.strategy}'",
-                where=self.table.where("cdc_strategy"),
-                hint=f"run with --full-refresh --table {self.table.name} to start over with the new strategy",
-            )
+        if self.wm is not None and not ctx.options.full_refresh:
+            self._check_watermark_fits(self.wm, rt)
         if self.wm is not None:
             self._recover(rt)
         if self.wm is None or ctx.options.full_refresh:
@@ -816,6 +839,13 @@ def _read_keys(storage: Storage, key: str) -> pa.Table | None:
     """The key set a full_sync table had at its last complete run (None before the first)."""
     found = storage.get_bytes(key)
     return None if found is None else pq.read_table(pa.BufferReader(found[0]))
+
+
+def _quoted(value: Any) -> str:
+    """A setting as a message shows it: 'name', ['a', 'b'] or none."""
+    if value is None:
+        return "none"
+    return f"'{value}'" if isinstance(value, str) else str(value)
 
 
 def _nullable(schema: pa.Schema) -> pa.Schema:

@@ -190,6 +190,8 @@ class Watermark(_Model):
 
     table: str
     pipeline: str
+    #: ``db.table`` the watermark tracks (None in documents written before it was recorded).
+    source_table: str | None = None
     strategy: Literal["hybrid", "timestamp", "id", "full_sync"]
     cursor: CursorState = Field(default_factory=CursorState)
     phase: Literal["snapshot", "incremental"] = "snapshot"
@@ -204,10 +206,11 @@ class Watermark(_Model):
 
     @classmethod
     def new(cls, *, table: str, pipeline: str, strategy: str, cursor_column: str | None,
-            id_columns: list[str], now: datetime | None = None) -> Watermark:
+            id_columns: list[str], now: datetime | None = None, source_table: str | None = None) -> Watermark:
         """A fresh watermark (nothing extracted yet) for a table."""
         now = now or _now()
-        return cls(table=table, pipeline=pipeline, strategy=strategy,  # type: ignore[arg-type]
+        return cls(table=table, pipeline=pipeline, source_table=source_table,
+                   strategy=strategy,  # type: ignore[arg-type]
                    cursor=CursorState(column=cursor_column, id_columns=id_columns), created_at=now,
                    updated_at=now)
 

@@ -366,6 +366,71 @@ def test_an_empty_table_lands_a_schema_file_then_its_first_rows(workspace, strat
     assert sorted(workspace.lake_rows("items", schema="ranges_raw").column("id").to_pylist()) == [1, 2]
 
 
+CHANGING_PIPELINE = """
+pipeline: {{name: chg, source: sales_mysql, target: local_duckdb, target_schema: chg_raw, lake: "{lake}"}}
+defaults: {{safety_lag_seconds: 0}}
+tables:
+  items: {{source_table: "{db}.items", cdc_strategy: {strategy}, {cursor} id_columns: [{ids}]}}
+  others: {{source_table: "{db}.others", cdc_strategy: hybrid, cursor_column: updated_at, id_columns: [id]}}
+"""
+
+
+@pytest.mark.parametrize(("setting", "changed"), [
+    ("cdc_strategy", {"strategy": "full_sync", "cursor": ""}),
+    ("cursor_column", {"cursor": "cursor_column: created_at,"}),
+    ("id_columns", {"ids": "code"}),
+])
+def test_a_watermark_is_not_applied_to_a_changed_cursor_key_or_strategy(workspace, setting, changed):
+    db = workspace.db
+    db.execute("CREATE TABLE items (id INT PRIMARY KEY, code VARCHAR(8) NOT NULL UNIQUE, created_at DATETIME(6),"
+               " updated_at DATETIME(6))", "CREATE TABLE others LIKE items",
+               "INSERT INTO items VALUES (1, 'a', '2025-01-01', '2025-01-02'), (2, 'b', '2025-01-01', '2025-01-03')")
+    settings = {"strategy": "hybrid", "cursor": "cursor_column: updated_at,", "ids": "id"}
+    workspace.write_pipeline("chg", CHANGING_PIPELINE.format(lake=workspace.lake, db=db.database, **settings))
+    assert workspace.cli("sync", "-p", "chg").exit_code == 0
+
+    path = workspace.write_pipeline("chg", CHANGING_PIPELINE.format(lake=workspace.lake, db=db.database,
+                                                                   **(settings | changed)))
+    refused = workspace.cli("sync", "-p", "chg", "-t", "items", "--json")
+    assert refused.exit_code == 2, refused.output
+    error = json.loads(refused.output)["tables"][0]["error"]
+    assert f"{path}:5" in error and "--full-refresh --table items" in error and setting.split("_")[-1] in error
+    fresh = workspace.cli("sync", "-p", "chg", "-t", "items", "--full-refresh", "--json")
+    assert fresh.exit_code == 0, fresh.output
+    assert json.loads(fresh.output)["tables"][0]["rows"] == 2
+
+
+def test_a_watermark_copied_from_another_table_is_refused(workspace):
+    db = workspace.db
+    db.execute("CREATE TABLE items (id INT PRIMARY KEY, code VARCHAR(8) NOT NULL UNIQUE, created_at DATETIME(6),"
+               " updated_at DATETIME(6))", "CREATE TABLE others LIKE items",
+               "INSERT INTO items VALUES (1, 'a', '2025-01-01', '2025-01-02')",
+               "INSERT INTO others VALUES (7, 'z', '2025-01-01', '2026-01-01')")
+    workspace.write_pipeline("chg", CHANGING_PIPELINE.format(lake=workspace.lake, db=db.database, strategy="hybrid",
+                                                            cursor="cursor_column: updated_at,", ids="id"))
+    assert workspace.cli("sync", "-p", "chg").exit_code == 0
+    states = {p.stem: p for p in workspace.lake.rglob("state/**/*.json")}
+    states["items"].write_bytes(states["others"].read_bytes())  # by hand, or a script gone wrong
+    db.execute("INSERT INTO items VALUES (2, 'b', '2025-01-01', '2025-06-01')")  # before others' position
+    refused = workspace.cli("sync", "-p", "chg", "-t", "items", "--json")
+    assert refused.exit_code == 4, refused.output
+    error = json.loads(refused.output)["tables"][0]["error"]
+    assert f"tracks {db.database}.others, not {db.database}.items" in error and "--full-refresh" in error
+
+
+def test_two_tables_landing_as_one_target_are_a_config_error(workspace):
+    path = workspace.write_pipeline("dup", """
+        pipeline: {name: dup, source: sales_mysql, target: local_duckdb, target_schema: dup_raw, lake: ./lake}
+        tables:
+          customers: {source_table: sales.customers, cdc_strategy: full_sync, id_columns: [customer_id]}
+          customers2: {source_table: sales.orders, cdc_strategy: full_sync, id_columns: [order_id],
+                       target_name: customers}
+        """)
+    result = workspace.cli("config", "validate", "dup")
+    assert result.exit_code == 2
+    assert f"{path}:6" in result.output and "'customers' and 'customers2' both land as 'customers'" in result.output
+
+
 COMPOSITE_RANGES_PIPELINE = """
 pipeline: {{name: lines, source: sales_mysql, target: local_duckdb, target_schema: lines_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 200, file_max_rows: 400, safety_lag_seconds: 0, reader: connectorx, read_parallelism: 2}}
