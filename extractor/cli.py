@@ -453,50 +453,57 @@ def watermark_list(pipeline: PipelineOption = None, config_dir: ConfigDirOption 
 @watermark_app.command("set")
 def watermark_set(
     pipeline: PipelineOption = None, table: TableOption = ...,
-    value: Annotated[str, typer.Option("--value", help="Cursor value (ISO timestamp, integer or text).")] = ...,
-    ids: Annotated[list[str] | None, typer.Option("--id", help="Id tuple after the cursor (repeatable).")] = None,
+    value: Annotated[str, typer.Option("--value", help="Cursor value (ISO timestamp, integer or text); "
+                                                      "for the id strategy, the first key column.")] = ...,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Key columns after it, in order (repeatable); "
+                                                               "omitted: after every row up to --value.")] = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
 ) -> None:
-    """Move a table's cursor (the next run reads rows after it), under the table's lock."""
+    """Move a table's cursor (the next run reads rows after it), under the table's lock.
+
+    Values are checked against the columns' MySQL types, so the source must be reachable.
+    """
+    from extractor import mysql
+    from extractor.pipeline import check_watermark_fits, resolve_table
     from extractor.state import TableLock, Watermark
+    from extractor.types import value_from_text
 
     project = _project(config_dir, env)
     pipe = _pipeline(project, pipeline)
     cfg = pipe.table(table)
+    conn = mysql.connect(project.source(pipe.source))
+    try:
+        rt = resolve_table(conn, cfg)
+    finally:
+        conn.close()
+    if rt.strategy == "full_sync":
+        raise ConfigError(f"{table} is a full_sync table: it has no cursor to set", where=cfg.where("cdc_strategy"),
+                          hint="every full_sync run reads the whole table; `watermark reset` forgets its key set")
+    order = [*([rt.cursor] if rt.cursor else []), *rt.ids]
+    texts = [value, *(ids or [])]
+    if len(texts) > len(order):
+        raise ConfigError(f"{len(texts)} values given for the position ({', '.join(order)}) of {table}",
+                          where="--value/--id", hint=f"give at most {len(order)}: --value for {order[0]}, "
+                                                     "then one --id per key column in order")
+    columns = {c.name: c for c in rt.columns}
+    position = []
+    for name, text in zip(order, texts, strict=False):
+        try:
+            position.append(value_from_text(columns[name], text))
+        except ValueError as err:
+            raise ConfigError(str(err), where="--value" if name == order[0] else "--id",
+                              hint=f"the position is ({', '.join(order)}) of {cfg.source_table}") from None
     storage, layout, store = _store(project, pipe.name, table)
     with TableLock(storage, layout, owner=f"watermark-set:{socket.gethostname()}", ttl_seconds=300):
         wm, token = store.load()
         if wm is None:
-            wm = Watermark.new(table=table, pipeline=pipe.name, strategy=_known_strategy(cfg),
-                               cursor_column=cfg.cursor_column, id_columns=list(cfg.id_columns))
+            wm = Watermark.new(table=table, pipeline=pipe.name, strategy=rt.strategy, cursor_column=rt.cursor,
+                               id_columns=list(rt.ids), source_table=cfg.source_table)
+        check_watermark_fits(wm, rt, store.where)
         wm.phase = "incremental"
-        if wm.strategy == "id":
-            wm.cursor.last_ids = [_parse_value(v) for v in [value, *(ids or [])]]
-        else:
-            wm.cursor.last_value = _parse_value(value)
-            wm.cursor.last_ids = [_parse_value(v) for v in ids] if ids else None
+        wm.cursor.set_position(tuple(position))
         store.save(wm, token)
     _emit(_watermark_summary(table, wm), as_json)
-
-
-def _known_strategy(cfg: Any) -> str:
-    if cfg.cdc_strategy == "auto":
-        raise ConfigError("ad-hoc tables have no stored strategy yet", hint="run a sync first")
-    return str(cfg.cdc_strategy)
-
-
-def _parse_value(text: str) -> Any:
-    """ISO timestamps become datetimes, integers ints; anything else stays text."""
-    from datetime import datetime
-
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return text
 
 
 @watermark_app.command("reset")

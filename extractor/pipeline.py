@@ -213,6 +213,32 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
                          info.approx_rows, info.avg_row_length)
 
 
+def check_watermark_fits(wm: Watermark, rt: ResolvedTable, where: str) -> None:
+    """The stored watermark must be this table's, read the way it is configured now.
+
+    A position means nothing for another table (a copied document) or for another cursor, key or
+    strategy: applied to them it would silently skip or repeat rows. ``where`` names the document.
+    """
+    table = rt.config
+    refresh = f"run with --full-refresh --table {table.name} to start over"
+    if wm.source_table is not None and wm.source_table.lower() != table.source_table.lower():
+        raise StateError(f"the watermark of {table.name} tracks {wm.source_table}, not {table.source_table}",
+                         where=where, hint=f"the document was copied or the table's source changed; {refresh}")
+    changes = [
+        ("cdc_strategy", "strategy", wm.strategy, rt.strategy),
+        ("cursor_column", "cursor_column", wm.cursor.column, rt.cursor),
+        ("id_columns", "id_columns", wm.cursor.id_columns or list(rt.ids), list(rt.ids)),
+    ]
+    for key, label, before, now in changes:
+        if str(before).lower() != str(now).lower():  # MySQL column names are case-insensitive
+            raise ConfigError(
+                f"{table.name} was extracted with {label} {_quoted(before)}, now configured {_quoted(now)}",
+                where=table.where(key), hint=f"{refresh} with the new setting",
+            )
+    if wm.source_table is None:
+        wm.source_table = table.source_table
+
+
 def _is_unique_key(info: Any, ids: tuple[str, ...]) -> bool:
     """True if some unique index (or the primary key) is covered by ``ids`` and those are NOT NULL."""
     wanted = {i.lower() for i in ids}
@@ -393,33 +419,6 @@ class _TableRun:
             return min(max_value, (limit - timedelta(days=1)).date())
         return max_value  # integer cursors (version counters) have no clock to lag behind
 
-    def _check_watermark_fits(self, wm: Watermark, rt: ResolvedTable) -> None:
-        """The stored watermark must be this table's, read the way it is configured now.
-
-        A position means nothing for another table (a copied document, a shared target) or for another
-        cursor or key: applied to them it would silently skip or repeat rows.
-        """
-        name, refresh = self.table.name, f"run with --full-refresh --table {self.table.name} to start over"
-        if wm.source_table is not None and wm.source_table.lower() != self.table.source_table.lower():
-            raise StateError(
-                f"the watermark of {name} tracks {wm.source_table}, not {self.table.source_table}",
-                where=self.store.where,
-                hint=f"the document was copied or the table's source changed; {refresh}",
-            )
-        changes = [
-            ("cdc_strategy", "strategy", wm.strategy, rt.strategy),
-            ("cursor_column", "cursor_column", wm.cursor.column, rt.cursor),
-            ("id_columns", "id_columns", wm.cursor.id_columns or list(rt.ids), list(rt.ids)),
-        ]
-        for key, label, before, now in changes:
-            if str(before).lower() != str(now).lower():  # MySQL column names are case-insensitive
-                raise ConfigError(
-                    f"{name} was extracted with {label} {_quoted(before)}, now configured {_quoted(now)}",
-                    where=self.table.where(key), hint=f"{refresh} with the new setting",
-                )
-        if wm.source_table is None:
-            wm.source_table = self.table.source_table
-
     def _recover(self, rt: ResolvedTable) -> None:
         """Adopt the files a crashed run wrote after its last commit; delete what cannot be adopted."""
         wm = self.wm
@@ -459,7 +458,7 @@ class _TableRun:
         ctx = self.ctx
         self.wm, self.token = self.store.load()
         if self.wm is not None and not ctx.options.full_refresh:
-            self._check_watermark_fits(self.wm, rt)
+            check_watermark_fits(self.wm, rt, self.store.where)
         if self.wm is not None:
             self._recover(rt)
         if self.wm is None or ctx.options.full_refresh:
@@ -921,4 +920,5 @@ def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOpt
     return report
 
 
-__all__ = ["RunReport", "SyncOptions", "TableResult", "page_budget", "resolve_table", "sync_pipeline"]
+__all__ = ["RunReport", "SyncOptions", "TableResult", "check_watermark_fits", "page_budget", "resolve_table",
+           "sync_pipeline"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
 
 import pyarrow as pa
 
@@ -128,6 +130,47 @@ def arrow_type(col: Column) -> pa.DataType:
         "binary": pa.binary(),
         "geometry": pa.binary(),
     }[kind]
+
+
+def value_from_text(col: Column, text: str) -> Any:
+    """A position value typed as the extractor binds it for ``col``, parsed from what a user typed.
+
+    Integers and decimals are exact; DATETIME and TIMESTAMP take ISO 8601 (with an offset it is converted
+    to UTC, the session time zone); DATE takes YYYY-MM-DD; text columns take the text as it is; binary
+    columns take hex (``0x…``). Raises ValueError saying what was expected.
+    """
+    kind = col.kind
+    try:
+        if kind in ("int", "bigint_unsigned", "year"):
+            value = int(text)
+            if col.unsigned and value < 0:
+                raise ValueError
+            return value
+        if kind == "decimal":
+            number = Decimal(text)
+            if not number.is_finite():
+                raise ValueError
+            return number
+        if kind in ("datetime", "timestamp"):
+            moment = datetime.fromisoformat(text)
+            return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        if kind == "date":
+            return date.fromisoformat(text)
+        if kind in ("text", "special_text"):
+            return text
+        if kind == "binary" and text[:2].lower() == "0x":
+            return bytes.fromhex(text[2:])
+    except (ValueError, ArithmeticError):
+        pass
+    expected = {
+        "int": "an integer" + (" ≥ 0" if col.unsigned else ""), "bigint_unsigned": "an integer ≥ 0",
+        "year": "a year", "decimal": "a decimal number", "datetime": "an ISO timestamp (2025-01-31T23:59:59.123456)",
+        "timestamp": "an ISO timestamp (2025-01-31T23:59:59.123456, UTC unless it has an offset)",
+        "date": "a date (2025-01-31)", "binary": "hex bytes (0x0a1b…)",
+    }.get(kind)
+    if expected is None:
+        raise ValueError(f"{col.column_type} columns cannot be given a position by hand")
+    raise ValueError(f"expected {expected} for {col.column_type} column {col.name}, got {text!r}")
 
 
 def arrow_schema(cols: list[Column]) -> pa.Schema:

@@ -431,6 +431,35 @@ def test_two_tables_landing_as_one_target_are_a_config_error(workspace):
     assert f"{path}:6" in result.output and "'customers' and 'customers2' both land as 'customers'" in result.output
 
 
+def test_watermark_set_moves_the_position_with_values_checked_against_the_column_types(workspace):
+    db = workspace.db
+    db.execute("CREATE TABLE items (id INT PRIMARY KEY, code VARCHAR(8) NOT NULL UNIQUE, created_at DATETIME(6),"
+               " updated_at DATETIME(6))", "CREATE TABLE others LIKE items",
+               "INSERT INTO items VALUES (1, 'a', '2025-01-01', '2025-01-02'), (2, 'b', '2025-01-01', '2025-01-02'),"
+               " (3, 'c', '2025-01-01', '2025-01-03')")
+    workspace.write_pipeline("chg", CHANGING_PIPELINE.format(lake=workspace.lake, db=db.database, strategy="hybrid",
+                                                            cursor="cursor_column: updated_at,", ids="id"))
+    moved = workspace.cli("watermark", "set", "-p", "chg", "-t", "items", "--value", "2025-01-02T00:00:00",
+                          "--id", "1", "--json")
+    assert moved.exit_code == 0, moved.output
+    assert json.loads(moved.output)["position"] == "2025-01-02 00:00:00, 1"
+    synced = workspace.cli("sync", "-p", "chg", "-t", "items", "--json")
+    assert synced.exit_code == 0, synced.output
+    assert sorted(workspace.lake_rows("items", schema="chg_raw").column("id").to_pylist()) == [2, 3]
+
+    for args, expected in [
+        (["--value", "notadate"], "expected an ISO timestamp (2025-01-31T23:59:59.123456) for datetime(6) column "
+                                  "updated_at, got 'notadate'"),
+        (["--value", "2025-13-45"], "got '2025-13-45'"),
+        (["--value", "2025-01-02", "--id", "abc"], "expected an integer for int(11) column id, got 'abc'"),
+        (["--value", "2025-01-02", "--id", "1", "--id", "2"], "3 values given for the position (updated_at, id)"),
+    ]:
+        refused = workspace.cli("watermark", "set", "-p", "chg", "-t", "items", *args)
+        assert refused.exit_code == 2 and expected in refused.output, (args, refused.output)
+    cursor = json.loads(workspace.cli("watermark", "get", "-p", "chg", "-t", "items", "--json").output)["cursor"]
+    assert cursor["last_ids"] == [3]  # untouched by the refused attempts
+
+
 COMPOSITE_RANGES_PIPELINE = """
 pipeline: {{name: lines, source: sales_mysql, target: local_duckdb, target_schema: lines_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 200, file_max_rows: 400, safety_lag_seconds: 0, reader: connectorx, read_parallelism: 2}}

@@ -136,3 +136,25 @@ def test_select_expression_quotes_any_mysql_name_and_refuses_what_mysql_refuses(
     assert select_expression(Column("a`b", "int", "int"), "pymysql") == "`a``b`"
     with pytest.raises(SourceError):
         select_expression(Column("trailing ", "int", "int"), "pymysql")
+
+
+def test_positions_typed_by_hand_are_parsed_as_the_column_binds_them():
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from extractor.types import value_from_text
+
+    assert value_from_text(col("timestamp", "timestamp(6)"), "2025-01-31T23:00:00-02:00") == datetime(2025, 2, 1, 1)
+    assert value_from_text(col("datetime", "datetime(6)"), "2025-01-31 23:59:59.000001") \
+        == datetime(2025, 1, 31, 23, 59, 59, 1)
+    assert value_from_text(col("date", "date"), "2025-01-31") == date(2025, 1, 31)
+    assert value_from_text(col("decimal", "decimal(30,10)", precision=30, scale=10), "1.5") == Decimal("1.5")
+    assert value_from_text(col("bigint", "bigint(20) unsigned", unsigned=True), "18446744073709551615") == 2**64 - 1
+    assert value_from_text(col("varbinary", "varbinary(16)"), "0x00ff") == b"\x00\xff"
+    assert value_from_text(col("varchar", "varchar(8)"), " a b ") == " a b "
+    for column, text in [(col("int", "int(10) unsigned", unsigned=True), "-1"), (col("date", "date"), "2025-02-30"),
+                         (col("decimal", "decimal(10,2)"), "NaN"), (col("varbinary", "varbinary(4)"), "zz")]:
+        with pytest.raises(ValueError, match=f"got '{text}'"):
+            value_from_text(column, text)
+    with pytest.raises(ValueError, match="double columns cannot be given a position by hand"):
+        value_from_text(col("double", "double"), "1.5")
