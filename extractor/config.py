@@ -454,9 +454,15 @@ class _Loader(yaml.SafeLoader):
 def _read_yaml(path: Path) -> tuple[Any, _Lines]:
     file = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} cannot be decoded", where=f"{file}:{line}",
+                          hint="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

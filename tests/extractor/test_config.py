@@ -219,6 +219,16 @@ def test_malformed_yaml_is_one_line_with_file_and_line(make_config, text):
     assert error.startswith("config/pipelines/shop.yml:") and "invalid YAML" in error
 
 
+def test_a_file_that_is_not_utf8_is_one_line_with_its_line(make_config):
+    root = make_config()
+    path = root / "pipelines" / "shop.yml"
+    path.write_bytes(path.read_bytes().replace(b"pipeline:", b"# caf\xe9 (latin-1)\npipeline:", 1))
+    error = load_error(root)
+    line = line_of(path.read_bytes().decode("latin-1"), "caf")
+    assert error == (f"config/pipelines/shop.yml:{line}: not UTF-8 text: byte 0xe9 cannot be decoded — "
+                     "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+
+
 def test_duplicate_key_is_refused(make_config):
     text = PIPELINE + "    cursor_column: created_at\n"
     error = load_error(make_config(pipeline=text))
