@@ -21,7 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
-from extractor.errors import LockError, StateError
+from extractor.errors import ExtractorError, LockError, StateError
 from extractor.lake import Storage, TableLayout
 
 log = logging.getLogger(__name__)
@@ -426,8 +426,16 @@ class TableLock:
     def __enter__(self) -> TableLock:
         return self.acquire()
 
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        if exc_type is None:
+            self.release()
+            return
+        # The run already failed: that failure is the one to report. A lock left behind by a failing
+        # release (the lake went away) expires after its TTL, or is taken over by the next run.
+        try:
+            self.release()
+        except ExtractorError as err:
+            log.warning("could not release the lock of %s after a failure: %s", self.layout.display, err)
 
 
 def read_lock(storage: Storage, layout: TableLayout) -> LockInfo | None:

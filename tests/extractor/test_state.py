@@ -269,6 +269,25 @@ def test_release_never_removes_someone_elses_lock(storage: Storage) -> None:
     assert read_lock(storage, LAYOUT).run_id == "old-run"
 
 
+def test_a_failed_release_after_a_failure_does_not_hide_that_failure(storage: Storage,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from extractor.errors import DataError, LakeError
+
+    def unreachable(*_args: object) -> bool:
+        raise LakeError("cannot delete: S3 endpoint unreachable")
+
+    with pytest.raises(DataError, match="the real failure"):  # noqa: PT012
+        with TableLock(storage, LAYOUT, "run-a", ttl_seconds=60):
+            monkeypatch.setattr(storage, "delete_if_match", unreachable)
+            raise DataError("the real failure")
+    monkeypatch.undo()
+    assert read_lock(storage, LAYOUT).run_id == "run-a"  # left behind: it expires, or the next run takes it over
+    break_lock(storage, LAYOUT)
+    with pytest.raises(LakeError, match="unreachable"):  # noqa: PT012  (no failure in flight: the release error shows)
+        with TableLock(storage, LAYOUT, "run-b", ttl_seconds=60):
+            monkeypatch.setattr(storage, "delete_if_match", unreachable)
+
+
 def test_new_watermark_has_empty_progress() -> None:
     wm = Watermark.new(table="orders", pipeline="sales", strategy="id", cursor_column=None, id_columns=["id"])
     assert wm.cursor.position() is None and wm.snapshot.upper_bound is None and wm.version == 0
