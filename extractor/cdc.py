@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -37,6 +38,8 @@ class ExtractPlan:
     id_names: tuple[str, ...]
     upper: tuple[Any, ...] | None  # cursor upper bound (1-tuple) or id upper bound (key tuple)
     key_upper: tuple[Any, ...] | None = None  # key-order phases: stop at this key tuple (a key range)
+    #: Order columns read as decimal text (wider than connectorx decodes): positions bind them as Decimal.
+    decimal_text: frozenset[str] = frozenset()
 
     @property
     def by_cursor(self) -> bool:
@@ -114,7 +117,10 @@ def page_query(plan: ExtractPlan, after: Sequence[Any] | None, limit: int) -> tu
         where.append(f"({sql})")
         params.extend(p)
     where_sql = f" WHERE {' AND '.join(where)}" if where else ""
-    return f"FROM {plan.table_sql}{where_sql} ORDER BY {', '.join(order)} LIMIT {int(limit)}", params
+    # Qualified: a select-list alias of the same name (a column a reader rewrites, e.g. CAST(k AS CHAR)
+    # AS k) would otherwise take precedence in ORDER BY and order pages differently from the WHERE.
+    order_by = ", ".join(f"{plan.table_sql}.{c}" for c in order)
+    return f"FROM {plan.table_sql}{where_sql} ORDER BY {order_by} LIMIT {int(limit)}", params
 
 
 def last_position(plan: ExtractPlan, page: pa.Table) -> tuple[Any, ...]:
@@ -122,11 +128,17 @@ def last_position(plan: ExtractPlan, page: pa.Table) -> tuple[Any, ...]:
     if page.num_rows == 0:
         raise ValueError("empty page has no position")
     last = page.num_rows - 1
-    return tuple(_bindable(page.column(name)[last].as_py()) for name in plan.order_names)
+    return tuple(_bindable(page.column(name)[last].as_py(), name in plan.decimal_text) for name in plan.order_names)
 
 
-def _bindable(value: Any) -> Any:
-    """Timestamps are compared in the UTC session: bind them naive."""
+def _bindable(value: Any, decimal_text: bool = False) -> Any:
+    """A page value as a bound parameter.
+
+    Timestamps are compared in the UTC session: bind them naive. Decimal text binds as a Decimal: MySQL
+    compares a DECIMAL with a string as doubles, which round beyond 15 digits.
+    """
+    if decimal_text and isinstance(value, str):
+        return Decimal(value)
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         return value.replace(tzinfo=None)
     return value

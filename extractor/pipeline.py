@@ -389,7 +389,9 @@ class _TableRun:
         else:
             phase = "full"
         self.result.upper_bound = _show(upper)
-        return cdc.ExtractPlan(table_sql, rt.strategy, phase, cursor_sql, ids_sql, rt.cursor, rt.ids, upper)  # type: ignore[arg-type]
+        decimals = frozenset(c.name for c in rt.columns if c.kind == "decimal")
+        return cdc.ExtractPlan(table_sql, rt.strategy, phase, cursor_sql, ids_sql, rt.cursor, rt.ids,  # type: ignore[arg-type]
+                               upper, decimal_text=decimals)
 
     def _cursor_upper_bound(self, conn: Any, table_sql: str, rt: ResolvedTable) -> Any:
         """``min(MAX(cursor), NOW(6) - safety_lag, start of the oldest open write transaction)``."""
@@ -775,7 +777,8 @@ class _TableRun:
     def _scan_keys(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> list[pa.Table]:
         """Every key present now (``SELECT pk`` only, in key order, paged): the reconciliation side."""
         key_columns = [c for name in rt.ids for c in rt.columns if c.name == name]
-        scan = cdc.ExtractPlan(plan.table_sql, "full_sync", "full", None, plan.id_sql, None, rt.ids, None)
+        scan = cdc.ExtractPlan(plan.table_sql, "full_sync", "full", None, plan.id_sql, None, rt.ids, None,
+                               decimal_text=plan.decimal_text)
         reader = open_reader(self.ctx.source, self.ctx.reader)
         pages: list[pa.Table] = []
         position: tuple[Any, ...] | None = None

@@ -20,7 +20,7 @@ def plan(phase="incremental", strategy="hybrid", ids=("`id`",), upper=(T,), key_
 def test_incremental_query_is_a_bounded_tuple_keyset_with_bound_parameters():
     sql, params = cdc.page_query(plan(ids=("`a`", "`b`")), (T, 7, "x"), 100)
     assert sql == ("FROM `db`.`t` WHERE `ts` <= %s AND (`ts` >= %s AND ((`ts` > %s) OR (`ts` = %s AND `a` > %s)"
-                   " OR (`ts` = %s AND `a` = %s AND `b` > %s))) ORDER BY `ts`, `a`, `b` LIMIT 100")
+                   " OR (`ts` = %s AND `a` = %s AND `b` > %s))) ORDER BY `db`.`t`.`ts`, `db`.`t`.`a`, `db`.`t`.`b` LIMIT 100")
     assert params == [T, T, T, T, 7, T, 7, "x"]
     assert "x" not in sql and "7" not in sql.replace("LIMIT 100", "")
 
@@ -33,7 +33,7 @@ def test_a_prefix_position_means_after_every_row_of_that_prefix():
 def test_snapshot_reads_in_key_order_and_keeps_null_cursors():
     sql, params = cdc.page_query(plan(phase="snapshot"), (41,), 5)
     assert sql.startswith("FROM `db`.`t` WHERE (`ts` <= %s OR `ts` IS NULL) AND (`id` >= %s AND ((`id` > %s)))")
-    assert sql.endswith("ORDER BY `id` LIMIT 5") and params == [T, 41, 41]
+    assert sql.endswith("ORDER BY `db`.`t`.`id` LIMIT 5") and params == [T, 41, 41]
 
 
 def test_id_strategy_is_bounded_by_the_largest_key_at_start():
@@ -41,7 +41,7 @@ def test_id_strategy_is_bounded_by_the_largest_key_at_start():
     key_plan = cdc.ExtractPlan("`db`.`t`", "id", "incremental", None, ("`id`",), None, ("id",), (99,))
     sql, params = cdc.page_query(key_plan, (10,), 5)
     assert "`id` <= %s AND ((`id` < %s) OR (`id` = %s))" in sql and params[:3] == [99, 99, 99]
-    assert sql.endswith("ORDER BY `id` LIMIT 5") and key_plan.order_names == ("id",)
+    assert sql.endswith("ORDER BY `db`.`t`.`id` LIMIT 5") and key_plan.order_names == ("id",)
     page = pa.table({"id": [11, 12]})
     assert cdc.last_position(key_plan, page) == (12,)
 
@@ -71,3 +71,14 @@ def test_last_position_is_the_last_row_with_naive_utc_timestamps():
     assert cdc.last_position(plan(), page) == (T, 2)
     with pytest.raises(ValueError):
         cdc.last_position(plan(), page.slice(0, 0))
+
+
+def test_order_by_names_the_table_columns_and_decimal_text_positions_bind_as_decimals():
+    from decimal import Decimal
+
+    key_plan = cdc.ExtractPlan("`db`.`t`", "full_sync", "full", None, ("`k`",), None, ("k",), None,
+                               decimal_text=frozenset({"k"}))
+    sql, _ = cdc.page_query(key_plan, None, 5)
+    assert sql.endswith("ORDER BY `db`.`t`.`k` LIMIT 5")  # not the select list's `CAST(k AS CHAR) AS k`
+    position = cdc.last_position(key_plan, pa.table({"k": ["12345678901234567890.000000000000000000001"]}))
+    assert position == (Decimal("12345678901234567890.000000000000000000001"),)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -458,6 +459,37 @@ def test_watermark_set_moves_the_position_with_values_checked_against_the_column
         assert refused.exit_code == 2 and expected in refused.output, (args, refused.output)
     cursor = json.loads(workspace.cli("watermark", "get", "-p", "chg", "-t", "items", "--json").output)["cursor"]
     assert cursor["last_ids"] == [3]  # untouched by the refused attempts
+
+
+KEYS_PIPELINE = """
+pipeline: {{name: keys, source: sales_mysql, target: local_duckdb, target_schema: keys_raw, lake: "{lake}"}}
+defaults: {{batch_rows: 2, file_max_rows: 4, safety_lag_seconds: 0, reader: {reader}}}
+tables:
+  k: {{source_table: "{db}.k", cdc_strategy: full_sync, id_columns: [k]}}
+"""
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize(("key_type", "keys"), [
+    # Read as text by connectorx (CAST … AS CHAR AS k): text order is not the key's order.
+    ("DECIMAL(20,0)", ["1", "2", "3", "5", "8", "10", "20", "100", "12345678901234567890", "12345678901234567891"]),
+    ("DECIMAL(30,10)", ["-10.5", "-2.0000000001", "0.0000000001", "3", "25", "100.25"]),
+    ("DECIMAL(65,30)", ["1.000000000000000000000000000001", "1.000000000000000000000000000002", "9", "10"]),
+    ("INET6", ["::1", "::2", "::a", "::10", "1::", "a::", "fe80::1"]),
+    ("UUID", ["00000000-0000-0000-0000-000000000002", "10000000-0000-0000-0000-000000000001",
+              "ffffffff-0000-0000-0000-000000000000", "00000000-ffff-0000-0000-000000000001"]),
+])
+def test_keys_read_as_text_page_in_the_keys_own_order(workspace, reader, key_type, keys):
+    db = workspace.db
+    db.execute(f"CREATE TABLE k (k {key_type} PRIMARY KEY, v INT)",
+               "INSERT INTO k VALUES " + ", ".join(f"('{key}', {i})" for i, key in enumerate(keys)))
+    expected = [r[0] for r in db.query("SELECT CAST(k AS CHAR) FROM k ORDER BY k")]
+    workspace.write_pipeline("keys", KEYS_PIPELINE.format(lake=workspace.lake, reader=reader, db=db.database))
+    result = workspace.cli("sync", "-p", "keys", "--json")
+    assert result.exit_code == 0, result.output
+    landed = workspace.lake_rows("k", schema="keys_raw")
+    typed = Decimal if key_type.startswith("DECIMAL") else str
+    assert [typed(v) for v in landed.column("k").to_pylist()] == [typed(v) for v in expected]  # each once, in order
 
 
 COMPOSITE_RANGES_PIPELINE = """
