@@ -178,6 +178,15 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         )
     id_cols = [column(name, "id_columns") for name in ids]
     ids = tuple(c.name for c in id_cols)
+    for col in id_cols:
+        if col.data_type.lower() in ("enum", "set"):
+            # ORDER BY sorts them by their index, a bound value compares them as text: keyset pages would
+            # skip or repeat rows.
+            others = [k for k in [info.primary_key, *info.unique_keys.values()]
+                      if k and col.name.lower() not in {c.lower() for c in k} and _is_unique_key(info, tuple(k))]
+            hint = f"use the key {others[0]} as id_columns" if others else "store the column as VARCHAR (ALTER TABLE)"
+            raise ConfigError(f"key column '{col.name}' of {table.source_table} is {col.column_type}, which "
+                              "cannot be paged by value", where=table.where("id_columns"), hint=hint)
     if not _is_unique_key(info, ids):
         raise ConfigError(
             f"id_columns {list(ids)} of {table.source_table} are not a primary or unique NOT NULL key, so rows "
@@ -858,7 +867,8 @@ def _nullable(schema: pa.Schema) -> pa.Schema:
 def _show(position: tuple[Any, ...] | None) -> str | None:
     if position is None:
         return None
-    return ", ".join(v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v) for v in position)
+    # str() of a datetime is its ISO form with a space; dates and times have no ``sep`` to pass.
+    return ", ".join("0x" + v.hex() if isinstance(v, bytes) else str(v) for v in position)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -461,6 +461,54 @@ def test_watermark_set_moves_the_position_with_values_checked_against_the_column
     assert cursor["last_ids"] == [3]  # untouched by the refused attempts
 
 
+@pytest.mark.parametrize(("key_type", "hint"), [
+    ("ENUM('zeta', 'alpha', 'mid')", "use the key ['code'] as id_columns"),
+    ("SET('c', 'b', 'a')", "use the key ['code'] as id_columns"),
+])
+def test_enum_and_set_keys_are_refused_with_another_key_to_use(workspace, key_type, hint):
+    db = workspace.db
+    db.execute(f"CREATE TABLE k (k {key_type} NOT NULL PRIMARY KEY, code INT NOT NULL UNIQUE, v INT)",
+               "INSERT INTO k VALUES ('mid', 1, 1)" if key_type.startswith("ENUM") else
+               "INSERT INTO k VALUES ('a,b', 1, 1)")
+    path = workspace.write_pipeline("keys", KEYS_PIPELINE.format(lake=workspace.lake, reader="pymysql",
+                                                                 db=db.database))
+    result = workspace.cli("sync", "-p", "keys", "--json")
+    assert result.exit_code == 2, result.output
+    error = json.loads(result.output)["tables"][0]["error"]
+    assert error.startswith(f"{path}:5: key column 'k' of {db.database}.k is {key_type.lower().replace(' ', '')}")
+    assert error.endswith(hint)
+
+
+DATES_PIPELINE = """
+pipeline: {{name: days, source: sales_mysql, target: local_duckdb, target_schema: days_raw, lake: "{lake}"}}
+defaults: {{batch_rows: 2, file_max_rows: 4, safety_lag_seconds: 0, reader: {reader}}}
+tables:
+  d: {{source_table: "{db}.d", cdc_strategy: hybrid, cursor_column: {cursor}, id_columns: [day, n]}}
+"""
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("cursor", ["changed_on", "updated_at"])
+def test_date_cursors_and_date_keys_run_and_show_their_positions(workspace, reader, cursor):
+    db = workspace.db
+    db.execute("CREATE TABLE d (day DATE NOT NULL, n INT NOT NULL, changed_on DATE NOT NULL,"
+               " updated_at DATETIME(6) NOT NULL, bin VARBINARY(4), PRIMARY KEY (day, n))",
+               "INSERT INTO d VALUES ('2025-01-01', 1, '2025-01-01', '2025-01-01 10:00', x'00ff'),"
+               " ('2025-01-01', 2, '2025-01-02', '2025-01-02 10:00', NULL), ('2025-01-03', 1, '2025-01-02',"
+               " '2025-01-02 10:00', NULL)")
+    workspace.write_pipeline("days", DATES_PIPELINE.format(lake=workspace.lake, reader=reader, db=db.database,
+                                                          cursor=cursor))
+    first = workspace.cli("sync", "-p", "days", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["tables"][0]["upper_bound"].startswith("2025-01-02")
+    db.execute(f"UPDATE d SET {cursor} = '2025-02-01' WHERE n = 2")
+    second = workspace.cli("sync", "-p", "days", "--json")
+    assert second.exit_code == 0, second.output
+    table = json.loads(second.output)["tables"][0]
+    assert table["rows"] == 1 and table["position_after"].startswith("2025-02-01") \
+        and table["position_after"].endswith("2025-01-01, 2")
+
+
 KEYS_PIPELINE = """
 pipeline: {{name: keys, source: sales_mysql, target: local_duckdb, target_schema: keys_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 2, file_max_rows: 4, safety_lag_seconds: 0, reader: {reader}}}
