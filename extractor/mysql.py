@@ -141,10 +141,22 @@ def quote_ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+_QUOTED = re.compile(r"`(?:[^`]|``)*`")
+
+
+def as_template(sql: str) -> str:
+    """``sql`` ready for a driver that %-formats it: ``%`` inside quoted identifiers doubled.
+
+    A ``%`` is a valid character in a MySQL name (`discount_%`); unescaped, pymysql and the connectorx
+    binder would take it for a placeholder. Only identifiers can hold one: values are always bound.
+    """
+    return _QUOTED.sub(lambda m: m.group(0).replace("%", "%%"), sql) if "%" in sql else sql
+
+
 def scalar(conn: pymysql.connections.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:
     """The first column of the first row of ``sql`` (bound ``params``), or None when there is no row."""
     with conn.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(as_template(sql), params or ())
         row = cur.fetchone()
     return None if row is None else row[0]
 
@@ -154,7 +166,7 @@ def fetchone(
 ) -> tuple | None:
     """The first row of ``sql`` (bound ``params``) as a tuple, or None when there is no row."""
     with conn.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(as_template(sql), params or ())
         row = cur.fetchone()
     return None if row is None else tuple(row)
 

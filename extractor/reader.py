@@ -98,13 +98,13 @@ class Reader(Protocol):
 
 
 def build_select(columns: Sequence[Column], from_sql: str, reader: ReaderKind, *, native_dates: bool = False) -> str:
-    """``SELECT <select list for reader> <from_sql>``; ``from_sql`` must begin with FROM."""
+    """``SELECT <select list for reader> <from_sql>``, a %-template; ``from_sql`` must begin with FROM."""
     if not columns:
         raise ValueError("no columns to read")
     if not from_sql.lstrip()[:5].upper().startswith("FROM") or not from_sql.lstrip()[4:5].isspace():
         raise ValueError(f"the query must start with FROM, got {from_sql[:40]!r}")
     select_list = ", ".join(select_expression(c, reader, native_dates=native_dates) for c in columns)
-    return f"SELECT {select_list} {from_sql.strip()}"
+    return mysql.as_template(f"SELECT {select_list} {from_sql.strip()}")
 
 
 def _libc_malloc_trim() -> Any:

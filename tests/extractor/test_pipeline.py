@@ -479,6 +479,29 @@ def test_enum_and_set_keys_are_refused_with_another_key_to_use(workspace, key_ty
     assert error.endswith(hint)
 
 
+@pytest.mark.parametrize("reader", READERS)
+def test_percent_signs_in_table_and_column_names_are_names_not_placeholders(workspace, reader):
+    db = workspace.db
+    db.execute("CREATE TABLE `pct%tbl` (`id%` INT PRIMARY KEY, `discount_%` DECIMAL(5,2), `upd%s` DATETIME(6),"
+               " KEY ix (`upd%s`, `id%`))",
+               "INSERT INTO `pct%tbl` VALUES (1, 10.5, '2025-01-01'), (2, 20, '2025-01-02'), (3, NULL, '2025-01-02')")
+    workspace.write_pipeline("pct", f"""
+        pipeline: {{name: pct, source: sales_mysql, target: local_duckdb, target_schema: pct_raw, lake: "{workspace.lake}"}}
+        defaults: {{batch_rows: 2, safety_lag_seconds: 0, reader: {reader}}}
+        tables:
+          pct: {{source_table: "{db.database}.pct%tbl", cdc_strategy: hybrid, cursor_column: "upd%s", id_columns: ["id%"]}}
+        """)
+    first = workspace.cli("sync", "-p", "pct", "--json")
+    assert first.exit_code == 0, first.output
+    db.execute("UPDATE `pct%tbl` SET `upd%s` = '2025-02-01', `discount_%` = 1 WHERE `id%` = 1")
+    second = workspace.cli("sync", "-p", "pct", "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["tables"][0]["rows"] == 1
+    landed = workspace.lake_rows("pct", schema="pct_raw")
+    assert sorted(landed.column("id%").to_pylist()) == [1, 1, 2, 3]
+    assert sorted(str(v) for v in landed.column("discount_%").to_pylist()) == ["1.00", "10.50", "20.00", "None"]
+
+
 DATES_PIPELINE = """
 pipeline: {{name: days, source: sales_mysql, target: local_duckdb, target_schema: days_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 2, file_max_rows: 4, safety_lag_seconds: 0, reader: {reader}}}
