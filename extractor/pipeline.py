@@ -643,9 +643,10 @@ class _TableRun:
                     position = rest.position
                     yield dataclasses.replace(rest, last=False)
         start = int(position[0]) if position else low - 1
-        density = (rt.approx_rows or 1) / max(1, high - low + 1)
-        step = max(1, int(self.batch_rows * 0.8 / max(density, 1e-9)))
-        bounds = [(a, min(a + step, high)) for a in range(start, high, step)]
+        # Ranges of about 0.8 pages at the table's average key density, in exact integer arithmetic: as
+        # many ranges as pages, however sparse the keys (random 64-bit ids span ~1e19 for a few rows).
+        step = max(1, self.batch_rows * 4 * (high - low + 1) // (5 * max(1, rt.approx_rows or 1)))
+        bounds = ((a, min(a + step, high)) for a in range(start, high, step))
         workers = self.ctx.pipeline.defaults.read_parallelism
         readers: queue.Queue[Reader] = queue.Queue()
         opened = [open_reader(self.ctx.source, reader.name) for _ in range(workers)]

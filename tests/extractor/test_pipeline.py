@@ -563,6 +563,23 @@ def test_keys_read_as_text_page_in_the_keys_own_order(workspace, reader, key_typ
     assert [typed(v) for v in landed.column("k").to_pylist()] == [typed(v) for v in expected]  # each once, in order
 
 
+def test_keys_spread_over_the_whole_64_bit_range_read_in_a_handful_of_ranges(workspace):
+    db = workspace.db
+    db.execute("CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20), updated_at DATETIME(6),"
+               " KEY ix (updated_at, id))")
+    ids = [1, *(i * 6_100_000_000_000_000 for i in range(1, 3001)), 2**64 - 1]  # random-id style keys
+    db.execute("INSERT INTO items VALUES " + ", ".join(f"({i}, 'v', '2025-01-01')" for i in ids), "ANALYZE TABLE items")
+    workspace.write_pipeline("ranges", RANGES_PIPELINE.format(lake=workspace.lake, reader="connectorx", db=db.database,
+                                                             strategy="hybrid", cursor="cursor_column: updated_at"))
+    cmd = [sys.executable, "-m", "extractor", "sync", "-p", "ranges", "--json", "--config-dir", str(workspace.config_dir)]
+    # Before: a step clamped by a minimum density made ~3e7 ranges (one query each) for these 3,002 rows.
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "key ranges at once" in json.loads(done.stdout)["tables"][0]["reader"]
+    landed = workspace.lake_rows("items", schema="ranges_raw")
+    assert [int(i) for i in landed.column("id").to_pylist()] == ids
+
+
 COMPOSITE_RANGES_PIPELINE = """
 pipeline: {{name: lines, source: sales_mysql, target: local_duckdb, target_schema: lines_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 200, file_max_rows: 400, safety_lag_seconds: 0, reader: connectorx, read_parallelism: 2}}
