@@ -201,6 +201,7 @@ class TableConfig(_Model):
     cursor_column: SourceName | None = None
     id_columns: list[SourceName] = []
     unique_key: list[SourceName] | None = None
+    exclude_columns: list[SourceName] = []
     table_type: Literal["fact", "dimension"] = "fact"
     target_name: Ident | None = None
     depends_on: list[Ident] = []

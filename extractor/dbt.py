@@ -102,7 +102,9 @@ def discover_columns(project: Any, pipeline: Any) -> dict[str, list[ColumnSpec]]
         for table_name, table in _tables(pipeline):
             db, name = _source_db_and_table(table_name, table)
             info = mysql.describe_table(conn, db, name)
-            found[_target(table_name, table)] = columns_from_mysql(info.columns)
+            excluded = {c.lower() for c in _get(table, "exclude_columns") or []}
+            found[_target(table_name, table)] = columns_from_mysql(
+                [c for c in info.columns if c.name.lower() not in excluded])
         return found
     finally:
         conn.close()

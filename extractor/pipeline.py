@@ -147,6 +147,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         info = mysql.describe_table(conn, table.source_db, table.source_name)
     except SourceError as err:
         raise SourceError(err.message, where=table.where("source_table"), hint=err.hint) from None
+    excluded = {name.lower() for name in table.exclude_columns}
     names = {c.name.lower(): c for c in info.columns}
     strategy = table.cdc_strategy
     cursor = table.cursor_column
@@ -215,10 +216,21 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         column(required, "validation")
     for name in table.validation.max_null_percentage:
         column(name, "validation")
+    for name in table.exclude_columns:
+        col = column(name, "exclude_columns")
+        if col.name in (cursor, *ids):
+            raise ConfigError(f"cannot exclude '{col.name}' of {table.source_table}: it is the table's "
+                              f"{'cursor' if col.name == cursor else 'key'}", where=table.where("exclude_columns"),
+                              hint="the extractor needs it to track changes; remove it from exclude_columns")
+    columns = [c for c in info.columns if c.name.lower() not in excluded]
+    for name in [*table.validation.required_columns, *table.validation.max_null_percentage]:
+        if name.lower() in excluded:
+            raise ConfigError(f"column '{name}' is both excluded and validated", where=table.where("validation"),
+                              hint="remove it from exclude_columns or from validation")
     fingerprint = hashlib.sha256(
-        json.dumps([(c.name, c.column_type, c.nullable) for c in info.columns]).encode()
+        json.dumps([(c.name, c.column_type, c.nullable) for c in columns]).encode()
     ).hexdigest()[:16]
-    return ResolvedTable(table, strategy, cursor, ids, list(info.columns), fingerprint, tuple(warnings),
+    return ResolvedTable(table, strategy, cursor, ids, columns, fingerprint, tuple(warnings),
                          info.approx_rows, info.avg_row_length)
 
 
@@ -759,9 +771,9 @@ class _TableRun:
         if not count:
             return
         policy = self.ctx.pipeline.defaults.null_cursor_policy
-        message = (f"{count} row(s) of {self.table.source_table} have NULL {rt.cursor}; "
-                   + ("the initial snapshot reads them, " if plan.phase == "snapshot" else "")
-                   + "but their later changes are invisible to the cursor")
+        message = (f"{count} row(s) of {self.table.source_table} have NULL {rt.cursor}: "
+                   + ("the initial snapshot reads them, but " if plan.phase == "snapshot" else "")
+                   + "their later changes are invisible to the cursor")
         if policy == "fail":
             raise DataError(message, where=f"{self.table.source_table}.{rt.cursor}",
                             hint="fix the rows, or set defaults.null_cursor_policy: warn, or use full_sync")

@@ -94,7 +94,7 @@ class Column:
         raise SourceError(
             f"unsupported MySQL type {self.column_type or self.data_type!r}",
             where=self.where,
-            hint="exclude the column or extend extractor/types.py",
+            hint="list it under the table's exclude_columns, or extend extractor/types.py",
         )
 
 

@@ -76,7 +76,8 @@ class FileWriter:
         clash = _LINEAGE_NAMES & set(schema.names)
         if clash:
             raise DataError(f"declared schema already has lineage column(s) {sorted(clash)}",
-                            where=layout.display, hint="rename the source column(s) in the SELECT")
+                            where=layout.display,
+                            hint="list them under the table's exclude_columns (the lake adds its own)")
         if max_rows < 1 or max_bytes < 1:
             raise ValueError("max_rows and max_bytes must be positive")
         self.storage = storage

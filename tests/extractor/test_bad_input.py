@@ -142,7 +142,7 @@ def test_null_cursors_follow_the_policy(cli: Cli, policy: str) -> None:
     cli.edit("pipelines/odd.yml", "safety_lag_seconds: 0", f"safety_lag_seconds: 0\n  null_cursor_policy: {policy}")
     cli.db.execute("INSERT INTO odd (id, updated_at) VALUES (1, '2024-01-01'), (2, NULL), (3, NULL)")
     done = cli("sync", "-p", "odd")
-    message = (f"2 row(s) of {cli.db.database}.odd have NULL updated_at; the initial snapshot reads them, "
+    message = (f"2 row(s) of {cli.db.database}.odd have NULL updated_at: the initial snapshot reads them, "
                "but their later changes are invisible to the cursor")
     if policy == "fail":
         assert done.returncode == 3

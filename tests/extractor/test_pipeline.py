@@ -502,6 +502,42 @@ def test_percent_signs_in_table_and_column_names_are_names_not_placeholders(work
     assert sorted(str(v) for v in landed.column("discount_%").to_pylist()) == ["1.00", "10.50", "20.00", "None"]
 
 
+EXCLUDE_PIPELINE = """
+pipeline: {{name: ex, source: sales_mysql, target: local_duckdb, target_schema: ex_raw, lake: "{lake}"}}
+defaults: {{safety_lag_seconds: 0}}
+tables:
+  people: {{source_table: "{db}.people", cdc_strategy: hybrid, cursor_column: updated_at, id_columns: [id],
+           exclude_columns: [{excluded}]}}
+"""
+
+
+def test_excluded_columns_are_never_read_or_landed_and_keys_cannot_be_excluded(workspace):
+    db = workspace.db
+    # `_op` would clash with the lake's own lineage column; `ssn` is PII.
+    db.execute("CREATE TABLE people (id INT PRIMARY KEY, name VARCHAR(20), ssn CHAR(11), _op CHAR(1),"
+               " updated_at DATETIME(6))", "INSERT INTO people VALUES (1, 'Ann', '123-45-6789', 'x', '2025-01-01')")
+    workspace.write_pipeline("ex", EXCLUDE_PIPELINE.format(lake=workspace.lake, db=db.database, excluded="SSN, _op"))
+    result = workspace.cli("sync", "-p", "ex", "--json")
+    assert result.exit_code == 0, result.output
+    landed = workspace.lake_rows("people", schema="ex_raw")
+    assert [n for n in landed.column_names if not n.startswith("_")] == ["id", "name", "updated_at"]
+    assert landed.column("_op").to_pylist() == ["U"] and "123-45-6789" not in str(landed.to_pylist())
+    project = workspace.lake.parent / "dbt"
+    assert workspace.cli("dbt", "sources", "-p", "ex", "--project-dir", str(project)).exit_code == 0
+    sources = next(project.rglob("_ex__sources.yml")).read_text()
+    assert "name: name" in sources and "ssn" not in sources.lower() and sources.count("name: _op\n") == 1  # lineage only
+
+    for excluded, message in [("id", "cannot exclude 'id' of {db}.people: it is the table's key"),
+                              ("updated_at", "cannot exclude 'updated_at' of {db}.people: it is the table's cursor"),
+                              ("snn", "column 'snn' does not exist in {db}.people — did you mean 'ssn'?")]:
+        path = workspace.write_pipeline("ex", EXCLUDE_PIPELINE.format(lake=workspace.lake, db=db.database,
+                                                                      excluded=excluded))
+        refused = workspace.cli("sync", "-p", "ex", "--json")
+        assert refused.exit_code == 2, refused.output
+        error = json.loads(refused.output)["tables"][0]["error"]
+        assert error.startswith(f"{path}:6: " + message.format(db=db.database)), error
+
+
 DATES_PIPELINE = """
 pipeline: {{name: days, source: sales_mysql, target: local_duckdb, target_schema: days_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 2, file_max_rows: 4, safety_lag_seconds: 0, reader: {reader}}}
