@@ -118,7 +118,7 @@ class SourceConnection(_Connection):
     name: Ident
     type: Literal["mysql"] = "mysql"
     host: str
-    port: int = 3306
+    port: int = Field(default=3306, ge=1, le=65535)
     database: str | None = None
     username: str
     password: SecretStr = SecretStr("")
@@ -141,7 +141,7 @@ class TargetConnection(_Connection):
     type: Literal["duckdb", "redshift"]
     path: str | None = None
     host: str | None = None
-    port: int | None = None  # 5439 for redshift
+    port: int | None = Field(default=None, ge=1, le=65535)  # 5439 for redshift
     database: str | None = None
     username: str | None = None
     password: SecretStr = SecretStr("")
@@ -603,7 +603,9 @@ def _config_error(
     what: str,
     loc_map: dict[str, _KeyPath],
 ) -> ConfigError:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelled key is both unknown and (its right spelling) missing: the unknown one says what to fix.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc: _KeyPath = tuple(err["loc"])
     prefix = loc_map.get(str(loc[0]), base) if loc else base
     field = ".".join(str(p) for p in loc)

@@ -207,6 +207,20 @@ def test_unknown_key_is_refused_with_its_line_and_a_suggestion(make_config, targ
     assert f"did you mean '{fix}'?" in error
 
 
+def test_a_misspelled_required_key_is_reported_as_unknown_with_its_spelling(make_config):
+    text = CONNECTIONS.replace("      username: root\n", "      usrname: root\n")
+    error = load_error(make_config(connections=text))
+    assert error.startswith(f"config/connections.yml:{line_of(text, 'usrname')}: unknown key 'usrname'")
+    assert error.endswith("did you mean 'username'?")
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_ports_outside_1_to_65535_are_refused(make_config, port):
+    text = CONNECTIONS.replace('port: "${T_PORT:-3306}"', f"port: {port}")
+    error = load_error(make_config(connections=text))
+    assert "invalid 'port'" in error and f"(got {port})" in error
+
+
 def test_unknown_table_key_reads_as_one_line(make_config):
     root = make_config(pipeline=with_table("source_table: shop.orders\ncursor_colum: updated_at\n"))
     error = load_error(root)
