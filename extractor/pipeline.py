@@ -164,14 +164,16 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
                               hint=hint)
         return col
 
+    # The key when none is configured: the primary key, else the first unique key over NOT NULL columns.
+    keys = [list(k) for k in [info.primary_key, *info.unique_keys.values()] if k and _is_unique_key(info, tuple(k))]
     if strategy == "auto":
         candidates = mysql.find_cursor_candidates(info)
         cursor = candidates[0] if candidates else None
         strategy = "timestamp" if cursor else "full_sync"
-        if not info.primary_key:
+        if not keys:
             raise ConfigError(f"{table.source_table} has no primary key, so rows cannot be tracked",
                               where=table.where(), hint="add a primary key, or use a pipeline file with id_columns")
-    ids = tuple(table.id_columns) or tuple(info.primary_key)
+    ids = tuple(table.id_columns) or tuple(keys[0] if keys else [])
     if not ids:
         raise ConfigError(
             f"{table.source_table} has no primary key and no id_columns are configured", where=table.where(),
@@ -183,8 +185,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         if col.data_type.lower() in ("enum", "set"):
             # ORDER BY sorts them by their index, a bound value compares them as text: keyset pages would
             # skip or repeat rows.
-            others = [k for k in [info.primary_key, *info.unique_keys.values()]
-                      if k and col.name.lower() not in {c.lower() for c in k} and _is_unique_key(info, tuple(k))]
+            others = [k for k in keys if col.name.lower() not in {c.lower() for c in k}]
             hint = f"use the key {others[0]} as id_columns" if others else "store the column as VARCHAR (ALTER TABLE)"
             raise ConfigError(f"key column '{col.name}' of {table.source_table} is {col.column_type}, which "
                               "cannot be paged by value", where=table.where("id_columns"), hint=hint)
@@ -192,7 +193,9 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         raise ConfigError(
             f"id_columns {list(ids)} of {table.source_table} are not a primary or unique NOT NULL key, so rows "
             "sharing a cursor value could be lost or duplicated at page boundaries",
-            where=table.where("id_columns"), hint=f"use the primary key {info.primary_key or '(add one)'}",
+            where=table.where("id_columns"),
+            hint=f"use {keys[0]}, a primary or unique NOT NULL key" if keys else
+            "add a primary key (or make a unique key's columns NOT NULL)",
         )
     if strategy in ("hybrid", "timestamp"):
         if not cursor:

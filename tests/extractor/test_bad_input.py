@@ -76,7 +76,8 @@ CONFIG_CASES = {
     "non_unique_id_columns": (
         ("pipelines/sales.yml", "id_columns: [customer_id]", "id_columns: [country_code]"), ["-t", "customers"],
         2, "id_columns ['country_code'] of {db}.customers are not a primary or unique NOT NULL key, so rows sharing "
-           "a cursor value could be lost or duplicated at page boundaries — use the primary key ['customer_id']"),
+           "a cursor value could be lost or duplicated at page boundaries — use ['customer_id'], a primary or unique "
+           "NOT NULL key"),
     "cursor_of_wrong_type": (
         ("pipelines/sales.yml", "cursor_column: updated_at", "cursor_column: email"), ["-t", "customers"],
         2, "cursor_column 'email' is varchar(255), which cannot order changes — use a DATETIME, TIMESTAMP, DATE or "
@@ -111,6 +112,15 @@ def test_a_table_without_a_key_is_refused_at_its_run(cli: Cli) -> None:
     assert done.returncode == 2
     assert (f"{cli.db.database}.odd has no primary key and no id_columns are configured — set id_columns to a "
             "unique, NOT NULL column set") in cli.lines(done)[0]
+
+
+def test_a_table_without_a_primary_key_is_keyed_by_its_unique_not_null_key(cli: Cli) -> None:
+    cli.odd_pipeline("CREATE TABLE odd (a INT, code VARCHAR(8) NOT NULL, alt INT, UNIQUE KEY (alt),"
+                     " UNIQUE KEY (code))", cdc_strategy="full_sync")
+    cli.db.execute("INSERT INTO odd VALUES (1, 'x', NULL), (2, 'y', NULL)")
+    done = cli("sync", "-p", "odd", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(r["code"] for r in cli.odd_rows()) == ["x", "y"]  # the nullable unique key `alt` is passed over
 
 
 # -- connections ----------------------------------------------------------------------------------------
