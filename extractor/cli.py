@@ -21,7 +21,15 @@ import yaml
 from typer.core import TyperGroup
 
 from extractor import __version__
-from extractor.config import Pipeline, Project, SourceConnection, TargetConnection, adhoc_pipeline, load_project
+from extractor.config import (
+    Pipeline,
+    Project,
+    SourceConnection,
+    TargetConnection,
+    adhoc_pipeline,
+    load_project,
+    suggest,
+)
 from extractor.errors import ConfigError, ExtractorError, SourceError, WarehouseError
 from extractor.pipeline import RunReport, SyncOptions
 
@@ -616,7 +624,12 @@ def lock_break(
     candidates = [p for p in project.pipelines.values() if (not pipeline or p.name == pipeline)
                   and any(t.target == name or t.name == name for t in p.tables.values())
                   and ("." not in table or p.target_schema == table.split(".")[0])]
-    if len(candidates) != 1:
+    if not candidates:
+        pipe = _pipeline(project, pipeline) if pipeline else None  # an unknown pipeline says so itself
+        tables = sorted({t.target for p in ([pipe] if pipe else project.pipelines.values()) for t in p.tables.values()})
+        raise ConfigError(f"no table '{table}' in " + (f"pipeline '{pipeline}'" if pipeline else "any pipeline"),
+                          hint=suggest(name, tables) or f"tables are: {', '.join(tables)}")
+    if len(candidates) > 1:
         raise ConfigError(f"cannot tell which pipeline's table '{table}' is meant ({len(candidates)} match)",
                           hint="pass --pipeline NAME")
     pipe = candidates[0]

@@ -61,7 +61,8 @@ def _check_source_name(value: str) -> str:
 SourceName = Annotated[str, AfterValidator(_check_source_name)]
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str | None:
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    """``did you mean 'x'?`` for the closest of ``choices``, or None."""
     match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
     return f"did you mean '{match[0]}'?" if match else None
 
@@ -227,7 +228,7 @@ class TableConfig(_Model):
     def _known_strategy(cls, value: Any, info: ValidationInfo) -> Any:
         allowed = _STRATEGIES + (("auto",) if (info.context or {}).get("adhoc") else ())
         if value not in allowed:
-            hint = _suggest(value, _STRATEGIES)
+            hint = suggest(value, _STRATEGIES)
             raise ValueError(
                 f"{value!r} is not one of {', '.join(_STRATEGIES)}" + (f" — {hint}" if hint else "")
             )
@@ -291,7 +292,7 @@ class Pipeline(_Model):
                     raise ConfigError(
                         f"table '{table.name}' depends on unknown table '{dep}'",
                         where=table.where("depends_on"),
-                        hint=_suggest(dep, self.tables),
+                        hint=suggest(dep, self.tables),
                     )
         seen: dict[str, TableConfig] = {}
         for table in self.tables.values():
@@ -317,7 +318,7 @@ class Pipeline(_Model):
         """The table called ``name``; a ConfigError with a close match otherwise."""
         if name not in self.tables:
             raise ConfigError(
-                f"pipeline '{self.name}' has no table '{name}'", hint=_suggest(name, self.tables)
+                f"pipeline '{self.name}' has no table '{name}'", hint=suggest(name, self.tables)
             )
         return self.tables[name]
 
@@ -390,7 +391,7 @@ class Project:
         if name not in self.pipelines:
             raise ConfigError(
                 f"no pipeline '{name}' in {_display(self.config_dir / 'pipelines')}",
-                hint=_suggest(name, self.pipelines) or f"known: {', '.join(self.pipelines) or 'none'}",
+                hint=suggest(name, self.pipelines) or f"known: {', '.join(self.pipelines) or 'none'}",
             )
         return self.pipelines[name]
 
@@ -412,7 +413,7 @@ def _named(items: dict[str, Any], name: str, kind: str, config_dir: Path) -> Any
     if name not in items:
         raise ConfigError(
             f"no {kind} '{name}' in {_display(config_dir / 'connections.yml')}",
-            hint=_suggest(name, items) or f"known: {', '.join(items) or 'none'}",
+            hint=suggest(name, items) or f"known: {', '.join(items) or 'none'}",
         )
     return items[name]
 
@@ -554,7 +555,7 @@ def _check_keys(
             raise ConfigError(
                 f"unknown key '{key}' in {what}",
                 where=lines.at(path + (key,)),
-                hint=_suggest(key, allowed) or f"expected one of: {', '.join(allowed)}",
+                hint=suggest(key, allowed) or f"expected one of: {', '.join(allowed)}",
             )
 
 
@@ -614,14 +615,14 @@ def _config_error(
         return ConfigError(
             f"unknown key '{loc[-1]}'{inside} in {what}",
             where=lines.at(prefix + loc),
-            hint=_suggest(str(loc[-1]), _fields_at(model, loc[:-1])),
+            hint=suggest(str(loc[-1]), _fields_at(model, loc[:-1])),
         )
     if err["type"] == "missing":
         return ConfigError(f"missing required key '{field}' in {what}", where=lines.at(prefix + loc[:-1]))
     message = err["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
     hint = None
     if err["type"] == "literal_error":
-        hint = _suggest(
+        hint = suggest(
             str(err.get("input")), re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected")))
         )
     shown = err.get("input")
@@ -683,7 +684,7 @@ def load_project(config_dir: Path | None = None, env: str | None = None) -> Proj
             raise ConfigError(
                 f"environment '{env}' overrides unknown pipeline '{name}'",
                 where=env_lines.at(("pipelines", name)),
-                hint=_suggest(name, pipelines),
+                hint=suggest(name, pipelines),
             )
     return Project(config_dir=root, env=env, connections=connections, pipelines=pipelines)
 
@@ -696,7 +697,7 @@ def _read_env(root: Path, env: str | None) -> tuple[dict[str, Any], _Lines]:
         known = sorted(p.stem for p in (root / "environments").glob("*.yml"))
         raise ConfigError(
             f"no environment '{env}' ({_display(path)} does not exist)",
-            hint=_suggest(env, known) or f"known: {', '.join(known) or 'none'}",
+            hint=suggest(env, known) or f"known: {', '.join(known) or 'none'}",
         )
     data, lines = _read_yaml(path)
     data = _mapping(data, f"environment '{env}'", lines.file)
@@ -794,13 +795,13 @@ def _load_pipeline(
         raise ConfigError(
             f"{what} uses unknown source connection '{pipeline.source}'",
             where=lines.at(("pipeline", "source")),
-            hint=_suggest(pipeline.source, connections.sources),
+            hint=suggest(pipeline.source, connections.sources),
         )
     if pipeline.target and pipeline.target not in connections.targets:
         raise ConfigError(
             f"{what} uses unknown target connection '{pipeline.target}'",
             where=lines.at(("pipeline", "target")),
-            hint=_suggest(pipeline.target, connections.targets),
+            hint=suggest(pipeline.target, connections.targets),
         )
     return pipeline
 

@@ -229,3 +229,12 @@ def test_python_dash_m_extractor_prints_one_error_line_and_no_traceback(tmp_path
         proc.stderr == f"error: config directory {missing} does not exist — pass --config-dir or set "
         "EXTRACTOR_CONFIG_DIR\n"
     )
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["custmers"], "no table 'custmers' in any pipeline — did you mean 'customers'?"),
+    (["custmers", "-p", "sales"], "no table 'custmers' in pipeline 'sales' — did you mean 'customers'?"),
+    (["customers", "-p", "nosuch"], "no pipeline 'nosuch'"),
+])
+def test_lock_break_of_an_unknown_table_names_it_and_suggests_one(args, fragment):
+    assert_one_line_error(*run("lock", "break", *args, "--config-dir", SHIPPED), 2, fragment)
