@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import pymysql
 import typer
 import yaml
+from typer import _click as typer_click
 from typer.core import TyperGroup
 
 from extractor import __version__
@@ -36,6 +37,27 @@ from extractor.pipeline import RunReport, SyncOptions
 
 class _Group(TyperGroup):
     """Root command group: turns an ExtractorError from any (sub)command into one line and an exit code."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Usage errors (a bad option value, an unknown command) are one line too, not a framed box."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer_click.exceptions.NoArgsIsHelpError as err:
+            err.show()  # the help text, as typer shows it for a bare group
+            sys.exit(err.exit_code)
+        except typer_click.exceptions.UsageError as err:
+            where = err.ctx.command_path if err.ctx else "extractor"
+            typer.echo(f"error: {where}: {err.format_message()} — see '{where} --help'", err=True)
+            sys.exit(err.exit_code)
+        except typer_click.exceptions.ClickException as err:
+            typer.echo(f"error: {err.format_message()}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer vendors click
         try:

@@ -238,3 +238,17 @@ def test_python_dash_m_extractor_prints_one_error_line_and_no_traceback(tmp_path
 ])
 def test_lock_break_of_an_unknown_table_names_it_and_suggests_one(args, fragment):
     assert_one_line_error(*run("lock", "break", *args, "--config-dir", SHIPPED), 2, fragment)
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["sync", "--limit", "0"], "error: extractor sync: Invalid value for '--limit'"),
+    (["synk"], "No such command 'synk'. Did you mean 'sync'? — see 'extractor --help'"),
+    (["watermark", "set", "-t", "orders"], "Missing option '--value'"),
+])
+def test_usage_errors_are_one_line_naming_the_command(args, fragment):
+    assert_one_line_error(*run(*args), 2, fragment)
+
+
+def test_a_bare_command_group_prints_its_help():
+    code, out, err = run("watermark")
+    assert code == 2 and "Usage: " in out + err and "error" not in out + err
