@@ -8,6 +8,7 @@ DATETIME/TIMESTAMP cursor column (``updated_at``, ``modified_at``…) — hybrid
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -817,8 +818,13 @@ def adhoc_pipeline(
     built: dict[str, TableConfig] = {}
     for spec in tables:
         full = spec if "." in spec or not conn.database else f"{conn.database}.{spec}"
-        # The lake and warehouse name must be a plain identifier; the MySQL name may be anything.
-        name = re.sub(r"[^A-Za-z0-9_$]", "_", full.split(".")[-1])[:64]
+        # The lake and warehouse name must be a plain identifier; the MySQL name may be anything. A name
+        # that had to change gets a short digest of the original, so `a-b` and `a_b` never share a prefix.
+        original = full.split(".")[-1]
+        name = re.sub(r"[^A-Za-z0-9_$]", "_", original)
+        if name != original:
+            name = f"{name[:55]}_{hashlib.sha256(original.encode()).hexdigest()[:8]}"
+        name = name[:64]
         where = f"--table {spec}"
         if name in built:
             raise ConfigError(

@@ -547,6 +547,16 @@ def test_adhoc_pipeline_leaves_strategy_to_discovery(make_config, tmp_path):
     assert adhoc.table("orders").where() == "--table shop.orders"
 
 
+def test_adhoc_names_that_had_to_change_keep_apart_from_each_other(make_config):
+    project = load_project(make_config())
+    tables = ["shop.a-b", "shop.a_b", "shop.a b", "shop.ťàblé"]
+    names = list(adhoc_pipeline(project, source="src", target_schema="s", tables=tables, lake="l").tables)
+    assert names[1] == "a_b" and len(set(names)) == 4  # `a-b` and `a b` no longer land as `a_b`
+    assert names[0].startswith("a_b_") and names[3].startswith("__bl__")
+    again = list(adhoc_pipeline(project, source="src", target_schema="s", tables=tables, lake="l").tables)
+    assert again == names  # stable from run to run: the watermark is found again
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
