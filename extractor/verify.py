@@ -13,6 +13,11 @@ What "should match" means (the watermark decides):
   the lake; a row changed after it is *in flight* (the next run takes it) and is not compared. During an
   initial snapshot, rows up to the snapshot's last key and below its upper bound are due.
 - id tables: rows whose key is <= the last key.
+- A table nothing was committed for (no watermark, or one without a position whose last run did not
+  succeed) has its MySQL rows counted as *not extracted*: not due (the watermark claims none of them) and
+  not in flight either (no run is about to take them after a position). If its runs failed, the table is
+  not OK (the lake holds none of it); if it was never synced, that is a note. After a successful run that
+  found nothing to take (an empty table), later rows are in flight as usual.
 - full_sync tables: every row, at the time of the check. The table can change between the last run and
   this check (a race verify cannot close): re-run after a sync on a quiet source before trusting a diff.
 - Hard deletes are invisible to cursor CDC: a key the lake still has but MySQL no longer has is counted as
@@ -22,6 +27,9 @@ What "should match" means (the watermark decides):
   differs from the lake, and says so.
 - After ``s3clean`` removed acknowledged files, the lake alone no longer holds every current row; verify
   then reports rows missing from the lake that the warehouse still has.
+- A table that could not be checked (MySQL unreachable, the lake or its watermark unreadable) is an
+  *error*, not a mismatch: nothing was compared, so the report says so and ``extractor verify`` exits with
+  the error's own code (3 MySQL, 4 lake, …), like ``sync``.
 """
 
 from __future__ import annotations
@@ -38,7 +46,7 @@ from typing import Any
 
 from extractor import mysql
 from extractor.config import Pipeline, Project, TableConfig, TargetConnection
-from extractor.errors import ConfigError, ExtractorError, WarehouseError
+from extractor.errors import ConfigError, ExtractorError, LakeError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
 from extractor.state import WatermarkStore
 from extractor.types import Column
@@ -71,22 +79,41 @@ class TableVerification:
     warehouse_differences: int = 0
     warehouse_skipped_columns: list[str] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
-    error: str | None = None
+    not_extracted: int = 0  # MySQL rows of a table nothing was committed for (not compared; see the module doc)
+    last_run: str | None = None  # the watermark's last run status (None: never synced)
+    error: str | None = None  # set when the table could not be checked: then nothing above was compared
+    exit_code: int | None = None  # the error's own exit code (3 MySQL, 4 lake, …)
+
+    @property
+    def checked(self) -> bool:
+        """The comparison ran (an error means it did not, so no count or verdict above means anything)."""
+        return self.error is None
+
+    @property
+    def extraction_failed(self) -> bool:
+        """Runs happened but none committed anything: the lake holds none of the table's rows."""
+        return self.not_extracted > 0 and self.last_run is not None
 
     @property
     def lake_ok(self) -> bool:
-        """The lake holds exactly the source rows due in it."""
-        return self.error is None and not (self.missing_in_lake or self.different_in_lake or self.extra_in_lake)
+        """The lake holds exactly the source rows due in it (and the table's runs got something there)."""
+        return self.checked and not (self.missing_in_lake or self.different_in_lake or self.extra_in_lake
+                                     or self.extraction_failed)
 
     @property
     def warehouse_ok(self) -> bool:
         """Staging equals the lake's current state (or there is no staging model)."""
-        return self.warehouse_rows is None or self.warehouse_differences == 0
+        return self.checked and (self.warehouse_rows is None or self.warehouse_differences == 0)
 
     @property
     def ok(self) -> bool:
         """Everything that was compared matches."""
         return self.lake_ok and self.warehouse_ok
+
+    @property
+    def status(self) -> str:
+        """``ok``, ``mismatch``, or ``error`` (could not be checked)."""
+        return "error" if not self.checked else ("ok" if self.ok else "mismatch")
 
     def _sample(self, text: str) -> None:
         if len(self.samples) < 3 * _SAMPLES:
@@ -106,6 +133,18 @@ class VerifyReport:
         """True when every table matches."""
         return all(t.ok for t in self.tables)
 
+    @property
+    def exit_code(self) -> int:
+        """0 when everything matches; else the first unchecked table's error code, else 7 (a mismatch).
+
+        An error wins over a mismatch: a verification that could not look at every table is not a finding
+        about the data, and scripts should see the cause (MySQL down, lake unreadable) first.
+        """
+        codes = [t.exit_code or 1 for t in self.tables if not t.checked]
+        if codes:
+            return codes[0]
+        return 0 if self.ok else VERIFY_MISMATCH_EXIT
+
     def table(self, name: str) -> TableVerification:
         """The entry of table ``name``."""
         return next(t for t in self.tables if t.table == name)
@@ -115,27 +154,38 @@ class VerifyReport:
         tables = []
         for t in self.tables:
             entry = asdict(t)
-            entry.update(lake_ok=t.lake_ok, warehouse_ok=t.warehouse_ok, ok=t.ok)
+            # Not checked: there is no lake or warehouse verdict, only the error.
+            entry.update(status=t.status, ok=t.ok, lake_ok=t.lake_ok if t.checked else None,
+                         warehouse_ok=t.warehouse_ok if t.checked else None)
             tables.append(entry)
         return {"pipeline": self.pipeline, "checked_at": self.checked_at.isoformat(), "ok": self.ok,
-                "tables": tables}
+                "exit_code": self.exit_code, "tables": tables}
 
     def text(self) -> str:
         """A table for humans, then one line per difference sample."""
         header = ["table", "source rows", "in flight", "lake rows", "warehouse rows", "lake", "warehouse"]
         rows = [header]
         for t in self.tables:
+            if not t.checked:
+                rows.append([t.table, "-", "-", "-", "-", "error", "error"])
+                continue
             rows.append([
                 t.table, f"{t.source_rows:,}", f"{t.in_flight:,}", f"{t.lake_rows:,}",
                 "-" if t.warehouse_rows is None else f"{t.warehouse_rows:,}",
-                "error" if t.error else ("yes" if t.lake_ok else "NO"),
+                "yes" if t.lake_ok else "NO",
                 "-" if t.warehouse_rows is None else ("yes" if t.warehouse_ok else "NO"),
             ])
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
         for t in self.tables:
             if t.error:
-                lines.append(f"error: {t.table}: {t.error}")
+                lines.append(f"error: {t.table}: not checked: {t.error}")
+            if t.extraction_failed:
+                lines.append(f"diff: {t.table}: no run has committed anything (last run: {t.last_run}), so none of "
+                             f"its {t.not_extracted:,} MySQL row(s) are in the lake — fix the sync's error, re-run it")
+            elif t.not_extracted:
+                lines.append(f"note: {t.table}: never synced: its {t.not_extracted:,} MySQL row(s) are not in the "
+                             "lake yet (not compared)")
             if t.deleted_at_source:
                 lines.append(f"note: {t.table}: {t.deleted_at_source} key(s) deleted at the source are still "
                              "current in the lake (hard deletes are invisible to cursor CDC)")
@@ -143,9 +193,19 @@ class VerifyReport:
                 lines.append(f"note: {t.table}: warehouse not compared on renamed/missing column(s) "
                              f"{', '.join(t.warehouse_skipped_columns)}")
             lines += [f"diff: {t.table}: {s}" for s in t.samples]
-        verdict = "OK: lake and warehouse match the source" if self.ok else "MISMATCH"
-        lines.append(f"verify {self.pipeline}: {verdict}")
+        lines.append(f"verify {self.pipeline}: {self._verdict()}")
         return "\n".join(lines)
+
+    def _verdict(self) -> str:
+        unchecked = [t.table for t in self.tables if not t.checked]
+        differ = [t.table for t in self.tables if t.checked and not t.ok]
+        if not unchecked and not differ:
+            never = [t.table for t in self.tables if t.not_extracted and not t.extraction_failed]
+            return "OK: lake and warehouse match the source" + (f" (never synced: {', '.join(never)})" if never else "")
+        if not unchecked:
+            return "MISMATCH"
+        verdict = f"ERROR: could not check {', '.join(unchecked)}"
+        return verdict + (f"; MISMATCH in {', '.join(differ)}" if differ else "")
 
 
 # ------------------------------------------------------------------------------------------ canonical
@@ -265,7 +325,8 @@ class _Window:
         self.position: tuple[Any, ...] | None = None
         self.upper: Any = None
         self.snapshot = False
-        self.nothing = wm is None
+        self.nothing = wm is None  # no row is due
+        self.never_committed = wm is None  # nothing due because no run committed anything (not extracted)
         if wm is None:
             return
         if strategy == "full_sync":
@@ -281,6 +342,7 @@ class _Window:
         else:
             self.position = wm.cursor.position()
             self.nothing = self.position is None
+        self.never_committed = self.nothing and wm.mysql.status != "success"
 
     def due(self, cursor_value: Any, key: tuple[Any, ...]) -> bool:
         if self.nothing:
@@ -502,10 +564,10 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
         rt = resolve_table(conn, table)
     finally:
         conn.close()
-    result = TableVerification(table.name, rt.strategy)
     layout = TableLayout(pipeline.source, table.source_db, pipeline.target_schema, table.target)
     wm, _ = WatermarkStore(storage, layout).load()
     window = _Window(rt.strategy, wm, rt.cursor, rt.ids)
+    result = TableVerification(table.name, rt.strategy, last_run=wm.mysql.status if wm else None)
     columns = rt.columns
     names = [c.name for c in columns]
     kinds = [c.kind for c in columns]
@@ -545,6 +607,8 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
         _merge(src_rows, lake_rows, wh_rows, result, rt.strategy == "full_sync")
     finally:
         lake_db.close()
+    if window.never_committed:  # nothing was due: its rows are not in flight behind a position either
+        result.not_extracted, result.in_flight = result.in_flight, 0
     return result
 
 
@@ -581,8 +645,12 @@ def verify_pipeline(project: Project, pipeline: str | Pipeline, *, tables: Seque
         for table in chosen:
             try:
                 report.tables.append(verify_table(project, pipe, table, storage=storage, warehouse=wh_db))
-            except (ExtractorError, OSError) as err:
-                report.tables.append(TableVerification(table.name, table.cdc_strategy, error=str(err)))
+            except ExtractorError as err:
+                report.tables.append(TableVerification(table.name, table.cdc_strategy, error=str(err),
+                                                       exit_code=err.exit_code))
+            except OSError as err:  # reading lake files
+                report.tables.append(TableVerification(table.name, table.cdc_strategy, error=str(err),
+                                                       exit_code=LakeError.exit_code))
     finally:
         if wh_db is not None:
             wh_db.close()
@@ -591,7 +659,7 @@ def verify_pipeline(project: Project, pipeline: str | Pipeline, *, tables: Seque
 
 def verify_command(config_dir: Path | None, env: str | None, pipeline: str | None, tables: list[str] | None,
                    as_json: bool, *, target: str | None = None, echo: Any = print) -> int:
-    """What ``extractor verify`` does: print the report (text or JSON); 0 when it matches, else 7."""
+    """What ``extractor verify`` does: print the report (text or JSON); its exit code (``VerifyReport.exit_code``)."""
     from extractor.config import load_project
 
     project = load_project(config_dir, env)
@@ -599,7 +667,7 @@ def verify_command(config_dir: Path | None, env: str | None, pipeline: str | Non
         raise ConfigError("--pipeline is required", hint=f"pipelines: {', '.join(sorted(project.pipelines))}")
     report = verify_pipeline(project, pipeline, tables=tables, target=target)
     echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.text())
-    return 0 if report.ok else VERIFY_MISMATCH_EXIT
+    return report.exit_code
 
 
 #: Exit code of ``extractor verify`` when something differs (errors keep their own codes 1–6).
