@@ -115,9 +115,10 @@ class TableVerification:
         """``ok``, ``mismatch``, or ``error`` (could not be checked)."""
         return "error" if not self.checked else ("ok" if self.ok else "mismatch")
 
-    def _sample(self, text: str) -> None:
+    def _sample(self, key_kinds: Sequence[str], key: tuple[Any, ...], what: str) -> None:
+        """Record one difference; the key is formatted only if the sample is kept (most are not)."""
         if len(self.samples) < 3 * _SAMPLES:
-            self.samples.append(text)
+            self.samples.append(f"key {_show_key(key_kinds, key)} {what}")
 
 
 @dataclass
@@ -471,7 +472,7 @@ def _open_lake_duckdb(storage: Storage) -> Any:
 
 
 def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Row] | None,
-           result: TableVerification, full_sync: bool) -> None:
+           result: TableVerification, full_sync: bool, key_kinds: Sequence[str]) -> None:
     """Walk the three key-ordered streams once, counting and checksumming what is compared."""
     sums = {"source": 0, "lake": 0, "wh_lake": 0, "wh": 0}
     s, lk = next(source, None), next(lake, None)
@@ -482,7 +483,6 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
         srow = s if s is not None and s.key == key else None
         lrow = lk if lk is not None and lk.key == key else None
         wrow = w if w is not None and w.key == key else None
-        shown = _show_key(key)
         if srow is not None and not srow.due:
             result.in_flight += 1
         elif srow is not None:
@@ -490,16 +490,16 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
             sums["source"] = (sums["source"] + srow.full) & _MASK
             if lrow is None:
                 result.missing_in_lake += 1
-                result._sample(f"key {shown} missing in the lake")
+                result._sample(key_kinds, key, "missing in the lake")
             else:
                 sums["lake"] = (sums["lake"] + lrow.full) & _MASK
                 if lrow.full != srow.full:
                     result.different_in_lake += 1
-                    result._sample(f"key {shown} differs between MySQL and the lake")
+                    result._sample(key_kinds, key, "differs between MySQL and the lake")
         elif lrow is not None:
             if full_sync:
                 result.extra_in_lake += 1
-                result._sample(f"key {shown} is current in the lake but gone from MySQL")
+                result._sample(key_kinds, key, "is current in the lake but gone from MySQL")
             else:
                 result.deleted_at_source += 1
         if lrow is not None:
@@ -513,7 +513,7 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
             if (wrow is None) != (lrow is None) or (wrow and lrow and wrow.common != lrow.common):
                 result.warehouse_differences += 1
                 what = "missing in" if wrow is None else ("only in" if lrow is None else "differs in")
-                result._sample(f"key {shown} {what} the warehouse (vs the lake)")
+                result._sample(key_kinds, key, f"{what} the warehouse (vs the lake)")
         s = next(source, None) if srow is not None else s
         lk = next(lake, None) if lrow is not None else lk
         if wrow is not None:
@@ -525,11 +525,19 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
         result.warehouse_checksum = f"{sums['wh']:016x}"
 
 
-def _show_key(key: tuple[Any, ...]) -> str:
+def _show_key(kinds: Sequence[str], key: tuple[Any, ...]) -> str:
+    """A ``_sort_key`` for a message: binary as ``0x…`` hex (its bytes need not be text), text as text."""
     parts = []
-    for part in key:
+    for kind, part in zip(kinds, key, strict=True):
         value = part[1] if len(part) > 1 else None
-        parts.append(value.decode() if isinstance(value, bytes) else str(value))
+        if value is None:
+            parts.append("NULL")
+        elif isinstance(value, bytes) and kind in ("binary", "geometry"):
+            parts.append("0x" + value.hex())
+        elif isinstance(value, bytes):
+            parts.append(value.decode("utf-8", "backslashreplace"))
+        else:
+            parts.append(str(value))
     return "(" + ", ".join(parts) + ")"
 
 
@@ -604,7 +612,7 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
             wh_rows = _duckdb_rows(warehouse, sql, wh_kinds, len(rt.ids),
                                    list(range(len(rt.ids), len(rt.ids) + len(common))))
         src_rows = _source_rows(source, table, columns, rt.ids, common, window, rt.cursor)
-        _merge(src_rows, lake_rows, wh_rows, result, rt.strategy == "full_sync")
+        _merge(src_rows, lake_rows, wh_rows, result, rt.strategy == "full_sync", key_kinds)
     finally:
         lake_db.close()
     if window.never_committed:  # nothing was due: its rows are not in flight behind a position either

@@ -114,3 +114,37 @@ def test_rows_after_a_successful_run_that_committed_nothing_are_in_flight(worksp
     assert result.exit_code == 0, result.output
     [table] = json.loads(result.output)["tables"]
     assert (table["source_rows"], table["in_flight"], table["not_extracted"]) == (0, 2, 0)
+
+
+# ---------------------------------------------------------------------------------------------- key types
+
+
+def test_binary_keys_that_are_not_utf8_are_shown_as_hex(workspace):
+    _things(workspace, "VARBINARY(4)", "(X'FF', 'a'), (X'41', 'b'), (X'C328', 'c')")
+    _pipeline(workspace)
+    assert workspace.cli("sync", "-p", "keys").exit_code == 0
+    workspace.db.execute("UPDATE things SET v = 'z' WHERE k = X'FF'", "DELETE FROM things WHERE k = X'C328'",
+                         "INSERT INTO things (k, v) VALUES (X'FE00', 'd')")
+
+    result = _verify(workspace, "--json")
+    assert result.exit_code == 7, result.output
+    [table] = json.loads(result.output)["tables"]
+    assert sorted(table["samples"]) == [
+        "key (0xc328) is current in the lake but gone from MySQL",
+        "key (0xfe00) missing in the lake",
+        "key (0xff) differs between MySQL and the lake",
+    ]
+
+
+def test_keys_are_formatted_only_for_the_differences_reported(workspace, monkeypatch):
+    import extractor.verify
+
+    def fail(*_args: object) -> str:
+        raise AssertionError("a key was formatted for a message nobody sees")
+
+    _things(workspace, "VARBINARY(4)", "(X'FF', 'a'), (X'41', 'b')")
+    _pipeline(workspace)
+    assert workspace.cli("sync", "-p", "keys").exit_code == 0
+    monkeypatch.setattr(extractor.verify, "_show_key", fail)
+    result = _verify(workspace)
+    assert result.exit_code == 0, result.output
