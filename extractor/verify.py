@@ -34,12 +34,13 @@ What "should match" means (the watermark decides):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,20 @@ def _naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
+def _float32(value: Any) -> float:
+    """The float32 a FLOAT column stores (MySQL hands out a double near it; the lake holds it exactly)."""
+    return float(struct.unpack("<f", struct.pack("<f", float(value)))[0])
+
+
+def _micros(value: Any) -> int:
+    """A TIME value as signed microseconds: pymysql gives a timedelta, DuckDB the Parquet duration's integer."""
+    if isinstance(value, timedelta):
+        return (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    if isinstance(value, time):
+        return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+    return int(value)
+
+
 def canonical(kind: str, value: Any) -> str | None:
     """One text rendering of a value whichever driver produced it (None stays None).
 
@@ -244,7 +259,7 @@ def canonical(kind: str, value: Any) -> str | None:
             value = int.from_bytes(value, "big")
         return _number(value)
     if kind == "float":
-        return repr(struct.unpack("<f", struct.pack("<f", float(value)))[0])
+        return repr(_float32(value))
     if kind == "double":
         return repr(float(value))
     if kind in ("date", "datetime", "timestamp"):
@@ -257,7 +272,7 @@ def canonical(kind: str, value: Any) -> str | None:
         return str(value)
     if kind == "time":
         if isinstance(value, timedelta):
-            return str((value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds)
+            return str(_micros(value))
         return _number(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex() if kind in ("binary", "geometry") else bytes(value).decode("utf-8", "replace")
@@ -276,21 +291,44 @@ def row_hash(kinds: Sequence[str], values: Sequence[Any]) -> int:
     return int.from_bytes(digest, "big")
 
 
+_NULL = (0,)
+
+
+def _key_part(kind: str, value: Any) -> tuple[Any, ...]:
+    """One key or cursor value as every side must compare it: one Python type per column kind.
+
+    MySQL (pymysql), the lake and staging (DuckDB) hand out different types for the same value, and the
+    merge orders keys from all three together. ``(0,)`` is NULL (and a zero date, the lake's NULL);
+    ``(1, v)`` a value: integers, DECIMAL, BIT and YEAR exactly as Decimal; FLOAT at float32 precision;
+    TIME as microseconds; DATETIME/TIMESTAMP as naive UTC; text as UTF-8 bytes (the order both sides sort
+    by); binary as bytes.
+    """
+    if value is None:
+        return _NULL
+    if kind in ("int", "bigint_unsigned", "decimal", "bit", "year"):
+        if isinstance(value, bytes | bytearray):
+            value = int.from_bytes(value, "big")
+        return (1, Decimal(str(value)))
+    if kind == "float":
+        return (1, _float32(value))
+    if kind == "double":
+        return (1, float(value))
+    if kind == "time":
+        return (1, _micros(value))
+    if kind in ("date", "datetime", "timestamp") and isinstance(value, str):
+        return _NULL  # pymysql returns zero dates as text; the lake has NULL
+    if isinstance(value, datetime):
+        return (1, _naive_utc(value))
+    if isinstance(value, str):
+        return (1, value.encode("utf-8"))
+    if isinstance(value, bytearray | memoryview):
+        return (1, bytes(value))
+    return (1, value)
+
+
 def _sort_key(kinds: Sequence[str], values: Sequence[Any]) -> tuple[Any, ...]:
-    """The key as both databases order it: numbers numerically, text by UTF-8 bytes, times naive UTC."""
-    out: list[Any] = []
-    for kind, value in zip(kinds, values, strict=True):
-        if value is None:
-            out.append((0,))
-        elif isinstance(value, str):
-            out.append((1, value.encode("utf-8")))
-        elif isinstance(value, datetime):
-            out.append((1, _naive_utc(value)))
-        elif kind in ("int", "bigint_unsigned", "decimal", "bit", "year"):
-            out.append((1, Decimal(str(value))))
-        else:
-            out.append((1, value))
-    return tuple(out)
+    """The key as both databases order it (see ``_key_part``)."""
+    return tuple(_key_part(kind, value) for kind, value in zip(kinds, values, strict=True))
 
 
 # ---------------------------------------------------------------------------------------------- sides
@@ -318,13 +356,18 @@ def _order_expression(col: Column, quote: Any) -> str:
     return f"CAST({q} AS BINARY)" if col.kind in ("text", "special_text") else q
 
 
-class _Window:
-    """Whether a source row is due in the lake, from the watermark."""
+def _position(kinds: Sequence[str], values: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    """A watermark position (maybe shorter than the key: a bare cursor bound) as ``_sort_key`` parts."""
+    return _sort_key(kinds[:len(values)], values) if values else None
 
-    def __init__(self, strategy: str, wm: Any, cursor: str | None, ids: Sequence[str]) -> None:
-        self.strategy, self.cursor, self.ids = strategy, cursor, list(ids)
+
+class _Window:
+    """Whether a source row is due in the lake, from the watermark (compared as ``_key_part`` values)."""
+
+    def __init__(self, strategy: str, wm: Any, cursor_kind: str | None, key_kinds: Sequence[str]) -> None:
+        self.strategy = strategy
         self.position: tuple[Any, ...] | None = None
-        self.upper: Any = None
+        self.upper: tuple[Any, ...] | None = None
         self.snapshot = False
         self.nothing = wm is None  # no row is due
         self.never_committed = wm is None  # nothing due because no run committed anything (not extracted)
@@ -334,55 +377,38 @@ class _Window:
             self.nothing = not wm.pending_files and wm.mysql.status != "success"
         elif wm.phase == "snapshot":
             self.snapshot = True
-            self.position = tuple(wm.snapshot.last_key) if wm.snapshot.last_key else None
-            self.upper = wm.snapshot.upper_bound
+            self.position = _position(key_kinds, wm.snapshot.last_key)
+            upper = wm.snapshot.upper_bound
+            self.upper = _key_part(cursor_kind, upper) if cursor_kind and upper is not None else None
             self.nothing = self.position is None
         elif strategy == "id":
-            self.position = tuple(wm.cursor.last_ids) if wm.cursor.last_ids else None
+            self.position = _position(key_kinds, wm.cursor.last_ids)
             self.nothing = self.position is None
         else:
-            self.position = wm.cursor.position()
+            self.position = _position([cursor_kind or "", *key_kinds], wm.cursor.position())
             self.nothing = self.position is None
         self.never_committed = self.nothing and wm.mysql.status != "success"
 
-    def due(self, cursor_value: Any, key: tuple[Any, ...]) -> bool:
+    def due(self, cursor: tuple[Any, ...] | None, key: tuple[Any, ...]) -> bool:
+        """``cursor`` and ``key`` are ``_key_part`` values (``cursor`` None: the table has no cursor)."""
         if self.nothing:
             return False
         if self.strategy == "full_sync":
             return True
-        if self.snapshot:
-            assert self.position is not None
-            return (cursor_value is None or self.upper is None or _le(cursor_value, self.upper)) \
-                and _tuple_le(key, self.position)
-        if self.strategy == "id":
-            assert self.position is not None
-            return _tuple_le(key, self.position)
-        if cursor_value is None:
-            return False  # a NULL cursor is never read incrementally (counted by the extractor)
         assert self.position is not None
-        return _tuple_le((cursor_value, *key), self.position)
+        if self.snapshot:
+            return (cursor in (None, _NULL) or self.upper is None or cursor <= self.upper) \
+                and _prefix_le(key, self.position)
+        if self.strategy == "id":
+            return _prefix_le(key, self.position)
+        if cursor in (None, _NULL):
+            return False  # a NULL cursor is never read incrementally (counted by the extractor)
+        return _prefix_le((cursor, *key), self.position)
 
 
-def _le(a: Any, b: Any) -> bool:
-    if isinstance(a, datetime) and isinstance(b, datetime):
-        return _naive_utc(a) <= _naive_utc(b)
-    if isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
-        return Decimal(a) <= Decimal(b)
-    return bool(a <= b)
-
-
-def _tuple_le(row: tuple[Any, ...], position: tuple[Any, ...]) -> bool:
+def _prefix_le(row: tuple[Any, ...], position: tuple[Any, ...]) -> bool:
     """Row tuple <= position, comparing only the position's length (a bare cursor bound covers all ids)."""
-    for a, b in zip(row, position, strict=False):
-        if isinstance(a, datetime) and isinstance(b, datetime):
-            a, b = _naive_utc(a), _naive_utc(b)
-        elif isinstance(a, int | Decimal) and isinstance(b, int | Decimal):
-            a, b = Decimal(a), Decimal(b)
-        elif isinstance(a, str) and isinstance(b, str):
-            a, b = a.encode(), b.encode()
-        if a != b:
-            return bool(a < b)
-    return True
+    return row[:len(position)] <= position
 
 
 def _source_rows(project_source: Any, table: TableConfig, columns: list[Column], ids: Sequence[str],
@@ -402,16 +428,15 @@ def _source_rows(project_source: Any, table: TableConfig, columns: list[Column],
         key_index = [columns.index(by_name[i]) for i in ids]
         key_kinds = [kinds[i] for i in key_index]
         cursor_index = columns.index(by_name[cursor]) if cursor else None
+        cursor_kind = by_name[cursor].kind if cursor else ""
         with conn.cursor(pymysql.cursors.SSCursor) as cur:
             cur.execute(sql)
             while rows := cur.fetchmany(_FETCH):
                 for row in rows:
-                    key = tuple(row[i] for i in key_index)
-                    yield _Row(
-                        _sort_key(key_kinds, key), row_hash(kinds, row),
-                        row_hash(common_kinds, [row[i] for i in common]),
-                        window.due(row[cursor_index] if cursor_index is not None else None, key),
-                    )
+                    key = _sort_key(key_kinds, [row[i] for i in key_index])
+                    cursor_part = _key_part(cursor_kind, row[cursor_index]) if cursor_index is not None else None
+                    yield _Row(key, row_hash(kinds, row), row_hash(common_kinds, [row[i] for i in common]),
+                               window.due(cursor_part, key))
     finally:
         conn.close()
 
@@ -526,7 +551,7 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
 
 
 def _show_key(kinds: Sequence[str], key: tuple[Any, ...]) -> str:
-    """A ``_sort_key`` for a message: binary as ``0x…`` hex (its bytes need not be text), text as text."""
+    """A ``_sort_key`` for a message: binary as ``0x…`` hex (need not be text); TIME, FLOAT as MySQL shows them."""
     parts = []
     for kind, part in zip(kinds, key, strict=True):
         value = part[1] if len(part) > 1 else None
@@ -536,9 +561,32 @@ def _show_key(kinds: Sequence[str], key: tuple[Any, ...]) -> str:
             parts.append("0x" + value.hex())
         elif isinstance(value, bytes):
             parts.append(value.decode("utf-8", "backslashreplace"))
+        elif kind == "time":
+            parts.append(_time_text(value))
+        elif kind == "float":
+            parts.append(_float32_text(value))
         else:
             parts.append(str(value))
     return "(" + ", ".join(parts) + ")"
+
+
+def _time_text(micros: int) -> str:
+    """Microseconds as MySQL writes a TIME: ``-01:00:00``, ``100:00:00.5``."""
+    seconds, fraction = divmod(abs(micros), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    text = f"{'-' if micros < 0 else ''}{hours:02d}:{minute:02d}:{second:02d}"
+    return f"{text}.{fraction:06d}".rstrip("0") if fraction else text
+
+
+def _float32_text(value: float) -> str:
+    """The shortest text that reads back as this float32 (``3.3``, not ``3.299999952316284``)."""
+    for digits in range(1, 10):  # 9 significant digits always round-trip a float32
+        text = f"{value:.{digits}g}"
+        with contextlib.suppress(OverflowError):  # rounded up past the largest float32
+            if _float32(float(text)) == value:
+                return text
+    return repr(value)
 
 
 def _warehouse_path(project: Project, pipeline: Pipeline, target: str | None) -> Path | None:
@@ -574,12 +622,13 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
         conn.close()
     layout = TableLayout(pipeline.source, table.source_db, pipeline.target_schema, table.target)
     wm, _ = WatermarkStore(storage, layout).load()
-    window = _Window(rt.strategy, wm, rt.cursor, rt.ids)
-    result = TableVerification(table.name, rt.strategy, last_run=wm.mysql.status if wm else None)
     columns = rt.columns
     names = [c.name for c in columns]
     kinds = [c.kind for c in columns]
-    key_kinds = [columns[names.index(i)].kind for i in rt.ids]
+    key_kinds = [kinds[names.index(i)] for i in rt.ids]
+    cursor_kind = kinds[names.index(rt.cursor)] if rt.cursor else None
+    window = _Window(rt.strategy, wm, cursor_kind, key_kinds)
+    result = TableVerification(table.name, rt.strategy, last_run=wm.mysql.status if wm else None)
 
     staging_cols = None
     if warehouse is not None:
