@@ -1,12 +1,14 @@
 """The ``extractor`` command line: a thin typer app over the library modules.
 
 An ExtractorError raised by any command prints one line, ``error: <message>``, on stderr and exits with
-the error's ``exit_code`` (see :class:`_Group`); tracebacks and locals are never shown for them.
+the error's ``exit_code`` (see :class:`_Group`); tracebacks and locals are never shown for them. With
+``--json``, stdout carries the error too, as one JSON object, so a script reading stdout always gets JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import json
 import socket
@@ -34,9 +36,21 @@ from extractor.config import (
 from extractor.errors import ConfigError, ExtractorError, SourceError, WarehouseError
 from extractor.pipeline import RunReport, SyncOptions
 
+#: Whether this invocation printed its JSON result already (``_emit``): an error after it must not add a
+#: second document to stdout (``connections test --all`` lists each failure, then fails).
+_json_printed: contextvars.ContextVar[bool] = contextvars.ContextVar("json_printed", default=False)
+
 
 class _Group(TyperGroup):
-    """Root command group: turns an ExtractorError from any (sub)command into one line and an exit code."""
+    """Root command group: turns an ExtractorError from any (sub)command into one line and an exit code.
+
+    With ``--json`` among the arguments, stdout also gets ``{"ok": false, "error": …, "exit_code": …}``
+    (unless the command printed its own JSON result before failing).
+    """
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        ctx.meta["extractor.json"] = "--json" in args  # the root sees every argument, subcommands' too
+        return super().parse_args(ctx, args)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
         """Usage errors (a bad option value, an unknown command) are one line too, not a framed box."""
@@ -60,11 +74,16 @@ class _Group(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer vendors click
+        printed = _json_printed.set(False)
         try:
             return super().invoke(ctx)
         except ExtractorError as err:
             typer.echo(f"error: {err}", err=True)
+            if ctx.meta.get("extractor.json") and not _json_printed.get():
+                typer.echo(json.dumps({"ok": False, "error": str(err), "exit_code": err.exit_code}))
             raise typer.Exit(err.exit_code) from None
+        finally:
+            _json_printed.reset(printed)
 
 
 app = typer.Typer(
@@ -108,6 +127,7 @@ def _emit(data: Any, as_json: bool, text: str | None = None) -> None:
     """Print ``data`` as JSON (``--json``), else ``text`` if given, else as YAML for humans."""
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
+        _json_printed.set(True)
     elif text is not None:
         typer.echo(text)
     else:

@@ -105,6 +105,35 @@ def test_errors_are_one_line_with_the_error_exit_code(args, code, fragment):
     assert_one_line_error(*run(*args, "--config-dir", SHIPPED), code, fragment)
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (("config", "validate", "sale"), 2, "no pipeline 'sale' in"),
+        (("sync", "-p", "nosuch"), 2, "no pipeline 'nosuch' in"),
+        (("verify", "-p", "nosuch"), 2, "no pipeline 'nosuch' in"),
+        (("watermark", "list", "-p", "nosuch"), 2, "no pipeline 'nosuch' in"),
+        (("watermark", "get", "-p", "sales", "-t", "custmers"), 2, "did you mean 'customers'?"),
+        (("connections", "test", "sales_mysql"), 3, "cannot connect to MySQL"),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, tuple) else None,
+)
+def test_json_errors_are_one_json_object_on_stdout(monkeypatch, args, code, fragment):
+    monkeypatch.setenv("MYSQL_PORT", "1")  # nothing listens there
+    got, out, err = run(*args, "--config-dir", SHIPPED, "--json")
+    assert_one_line_error(got, "", err, code, fragment)  # stderr keeps the text line
+    assert json.loads(out) == {"ok": False, "error": err.removeprefix("error: ").rstrip("\n"), "exit_code": code}
+
+
+def test_json_config_errors_are_json_on_stdout(tmp_path):
+    config = tmp_path / "config"
+    (config / "pipelines").mkdir(parents=True)
+    (config / "connections.yml").write_text("connections: {sources: [\n")
+    code, out, err = run("config", "list-pipelines", "--config-dir", str(config), "--json")
+    assert code == 2 and json.loads(out)["error"] in err and "invalid YAML" in err
+    code, out, _ = run("config", "list-pipelines", "--config-dir", str(config))
+    assert (code, out) == (2, "")  # without --json stdout stays empty
+
+
 def test_invalid_config_fails_validation_with_file_and_line(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "config"
