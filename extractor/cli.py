@@ -488,16 +488,32 @@ def watermark_get(pipeline: PipelineOption = None, table: TableOption = ..., con
 @watermark_app.command("list")
 def watermark_list(pipeline: PipelineOption = None, config_dir: ConfigDirOption = None, env: EnvOption = None,
                    as_json: JsonOption = False) -> None:
-    """Every table's watermark in a pipeline."""
+    """Every table's watermark in a pipeline.
+
+    One that cannot be read (corrupt, or the lake refused) is a row with its error, not the end of the
+    listing: the healthy tables are still shown, then the command exits with the error's code (4).
+    """
+    from extractor.errors import LakeError, StateError
+
     project = _project(config_dir, env)
     pipe = _pipeline(project, pipeline)
-    rows = []
+    rows, failures = [], []
     for name in pipe.tables:
         _, _, store = _store(project, pipe.name, name)
-        wm, _ = store.load()
+        try:
+            wm, _ = store.load()
+        except LakeError as err:
+            failures.append(err)
+            rows.append({"table": name, "status": "corrupt" if isinstance(err, StateError) else "unreadable",
+                         "error": str(err)})
+            continue
         rows.append(_watermark_summary(name, wm))
     keys = ["table", "strategy", "phase", "status", "rows", "pending_files", "position"]
-    _emit(rows, as_json, _columns([{k: k for k in keys}, *rows], keys))
+    text = _columns([{k: k for k in keys}, *({k: r.get(k, "-") for k in keys} for r in rows)], keys)
+    errors = [f"error: {r['table']}: {r['error']}" for r in rows if "error" in r]
+    _emit(rows, as_json, "\n".join([text, *errors]))
+    if failures:
+        raise typer.Exit(failures[0].exit_code)
 
 
 @watermark_app.command("set")

@@ -30,3 +30,20 @@ def test_json_watermark_get_of_a_corrupt_watermark_is_a_json_error(workspace):
     error = json.loads(result.stdout)
     assert (error["ok"], error["exit_code"]) == (False, 4) and "corrupt watermark" in error["error"]
     assert result.stderr == f"error: {error['error']}\n"
+
+
+def test_watermark_list_shows_the_healthy_tables_and_the_corrupt_one_then_fails(workspace):
+    _synced_then_corrupt(workspace)
+    result = workspace.cli("watermark", "list", "-p", "marks")
+    assert result.exit_code == 4, result.output
+    header, alpha, beta, error = result.stdout.splitlines()
+    assert header.split() == ["table", "strategy", "phase", "status", "rows", "pending_files", "position"]
+    assert alpha.split()[:4] == ["alpha", "full_sync", "full", "success"]
+    assert beta.split() == ["beta", "-", "-", "corrupt", "-", "-", "-"]
+    assert error.startswith("error: beta: ") and "corrupt watermark" in error and "watermark reset" in error
+
+    listed = workspace.cli("watermark", "list", "-p", "marks", "--json")
+    assert listed.exit_code == 4
+    alpha_row, beta_row = json.loads(listed.stdout)  # one document: the listing, with the error in its row
+    assert (alpha_row["table"], alpha_row["status"], alpha_row["rows"]) == ("alpha", "success", 2)
+    assert (beta_row["table"], beta_row["status"]) == ("beta", "corrupt") and "corrupt watermark" in beta_row["error"]
