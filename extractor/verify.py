@@ -47,7 +47,7 @@ from typing import Any
 
 from extractor import mysql
 from extractor.config import Pipeline, Project, TableConfig, TargetConnection
-from extractor.errors import ConfigError, ExtractorError, LakeError, WarehouseError
+from extractor.errors import ConfigError, ExtractorError, LakeError, SourceError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
 from extractor.state import WatermarkStore
 from extractor.types import Column
@@ -640,15 +640,19 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
 
     files = [storage.uri(o.key) for o in storage.list(layout.data_prefix) if o.key.endswith(".parquet")]
     lake_db = _open_lake_duckdb(storage)
+    lake = (LakeError, "the lake's data files", storage.uri(layout.data_prefix.rstrip("/")),
+            "check the lake's credentials and that every .parquet file under it is a Parquet file")
     try:
         if files:
-            described = lake_db.execute(
-                f"describe select * from read_parquet([{', '.join(repr(f) for f in files)}], "
-                "union_by_name = true, hive_partitioning = false)").fetchall()
+            with _reading(*lake):
+                described = lake_db.execute(
+                    f"describe select * from read_parquet([{', '.join(repr(f) for f in files)}], "
+                    "union_by_name = true, hive_partitioning = false)").fetchall()
             present = {r[0] for r in described}
             order = [rt.cursor, *rt.ids] if rt.cursor else []
             lake_sql = _lake_sql(files, columns, rt.ids, order, present)
-            lake_rows: Iterator[_Row] = _reshape(lake_db, lake_sql, key_kinds, kinds, common)
+            lake_rows: Iterator[_Row] = _guarded(_reshape(lake_db, lake_sql, key_kinds, kinds, common),
+                                                 _reading(*lake))
         else:
             lake_rows = iter(())
         wh_rows = None
@@ -658,15 +662,38 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
             sql = f"select {keys}, {select} from {staging_schema}.{_dq(f'stg_{pipeline.name}__{table.target}')} " \
                   f"order by {keys}"
             wh_kinds = [*key_kinds, *[kinds[i] for i in common]]
-            wh_rows = _duckdb_rows(warehouse, sql, wh_kinds, len(rt.ids),
-                                   list(range(len(rt.ids), len(rt.ids) + len(common))))
-        src_rows = _source_rows(source, table, columns, rt.ids, common, window, rt.cursor)
+            wh_rows = _guarded(_duckdb_rows(warehouse, sql, wh_kinds, len(rt.ids),
+                                            list(range(len(rt.ids), len(rt.ids) + len(common)))),
+                               _reading(WarehouseError, "the staging model", f"stg_{pipeline.name}__{table.target}",
+                                        "run `dbt build`, then verify"))
+        src_rows = _guarded(_source_rows(source, table, columns, rt.ids, common, window, rt.cursor),
+                            _reading(SourceError, "the table from MySQL", table.source_table,
+                                     "check the server and the user's SELECT privilege on the table"))
         _merge(src_rows, lake_rows, wh_rows, result, rt.strategy == "full_sync", key_kinds)
     finally:
         lake_db.close()
     if window.never_committed:  # nothing was due: its rows are not in flight behind a position either
         result.not_extracted, result.in_flight = result.in_flight, 0
     return result
+
+
+@contextlib.contextmanager
+def _reading(error: type[ExtractorError], what: str, where: str, hint: str) -> Iterator[None]:
+    """A driver's exception while reading one side becomes that side's one-line error (no traceback)."""
+    import duckdb
+    import pymysql
+
+    try:
+        yield
+    except (duckdb.Error, pymysql.err.MySQLError) as exc:
+        detail = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise error(f"cannot read {what}: {detail}", where=where, hint=hint) from None
+
+
+def _guarded(rows: Iterator[_Row], reading: Any) -> Iterator[_Row]:
+    """``rows``, read under ``reading`` (a ``_reading`` context): the streams are consumed inside ``_merge``."""
+    with reading:
+        yield from rows
 
 
 def _reshape(db: Any, sql: str, key_kinds: list[str], kinds: list[str], common: list[int]) -> Iterator[_Row]:

@@ -192,3 +192,16 @@ def test_a_float_key_at_the_watermark_is_due_not_in_flight(workspace):
     assert result.exit_code == 0, result.output
     [table] = json.loads(result.output)["tables"]
     assert (table["source_rows"], table["in_flight"], table["lake_rows"], table["deleted_at_source"]) == (2, 1, 2, 0)
+
+
+def test_a_lake_file_that_cannot_be_read_is_a_lake_error_not_a_traceback(workspace):
+    _things(workspace)
+    _pipeline(workspace)
+    assert workspace.cli("sync", "-p", "keys").exit_code == 0
+    sorted(workspace.lake.glob("data/**/*.parquet"))[0].write_bytes(b"not parquet")
+
+    result = _verify(workspace)
+    assert result.exit_code == 4, result.output
+    error = next(line for line in result.output.splitlines() if line.startswith("error: "))
+    assert error.startswith("error: things: not checked: ") and "cannot read the lake's data files" in error
+    assert "too small to be a Parquet file" in error and "Traceback" not in result.output
