@@ -63,7 +63,11 @@ class _Group(TyperGroup):
             sys.exit(err.exit_code)
         except typer_click.exceptions.UsageError as err:
             where = err.ctx.command_path if err.ctx else "extractor"
-            typer.echo(f"error: {where}: {err.format_message()} — see '{where} --help'", err=True)
+            message = f"{where}: {err.format_message()} — see '{where} --help'"
+            typer.echo(f"error: {message}", err=True)
+            argv = kwargs.get("args") or (args[0] if args else None) or sys.argv[1:]
+            if "--json" in argv:
+                typer.echo(json.dumps({"ok": False, "error": message, "exit_code": err.exit_code}))
             sys.exit(err.exit_code)
         except typer_click.exceptions.ClickException as err:
             typer.echo(f"error: {err.format_message()}", err=True)

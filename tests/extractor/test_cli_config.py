@@ -281,3 +281,9 @@ def test_usage_errors_are_one_line_naming_the_command(args, fragment):
 def test_a_bare_command_group_prints_its_help():
     code, out, err = run("watermark")
     assert code == 2 and "Usage: " in out + err and "error" not in out + err
+
+
+def test_a_usage_error_with_json_is_also_a_json_object_on_stdout():
+    code, out, err = run("sync", "--limit", "0", "--json")
+    assert code == 2 and err.startswith("error: extractor sync: Invalid value for '--limit'")
+    assert json.loads(out) == {"ok": False, "error": err.removeprefix("error: ").strip(), "exit_code": 2}
