@@ -41,6 +41,11 @@ from extractor.pipeline import RunReport, SyncOptions
 _json_printed: contextvars.ContextVar[bool] = contextvars.ContextVar("json_printed", default=False)
 
 
+def _echo_json_error(message: str, exit_code: int) -> None:
+    """The JSON document of a failed command, on stdout (``--json``)."""
+    typer.echo(json.dumps({"ok": False, "error": message, "exit_code": exit_code}))
+
+
 class _Group(TyperGroup):
     """Root command group: turns an ExtractorError from any (sub)command into one line and an exit code.
 
@@ -67,7 +72,7 @@ class _Group(TyperGroup):
             typer.echo(f"error: {message}", err=True)
             argv = kwargs.get("args") or (args[0] if args else None) or sys.argv[1:]
             if "--json" in argv:
-                typer.echo(json.dumps({"ok": False, "error": message, "exit_code": err.exit_code}))
+                _echo_json_error(message, err.exit_code)
             sys.exit(err.exit_code)
         except typer_click.exceptions.ClickException as err:
             typer.echo(f"error: {err.format_message()}", err=True)
@@ -84,7 +89,7 @@ class _Group(TyperGroup):
         except ExtractorError as err:
             typer.echo(f"error: {err}", err=True)
             if ctx.meta.get("extractor.json") and not _json_printed.get():
-                typer.echo(json.dumps({"ok": False, "error": str(err), "exit_code": err.exit_code}))
+                _echo_json_error(str(err), err.exit_code)
             raise typer.Exit(err.exit_code) from None
         finally:
             _json_printed.reset(printed)

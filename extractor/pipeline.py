@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, writer
-from extractor.config import Pipeline, SourceConnection, TableConfig
+from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError, StateError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
@@ -156,10 +156,8 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
     def column(name: str, key: str) -> Column:
         col = names.get(name.lower())
         if col is None:
-            import difflib
-
-            close = difflib.get_close_matches(name, [c.name for c in info.columns], n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"columns are: {', '.join(c.name for c in info.columns)}"
+            known = [c.name for c in info.columns]
+            hint = suggest(name, known) or f"columns are: {', '.join(known)}"
             raise ConfigError(f"column '{name}' does not exist in {table.source_table}", where=table.where(key),
                               hint=hint)
         return col
