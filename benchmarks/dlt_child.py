@@ -1,6 +1,10 @@
 """One dlt ``sql_database`` extract in its own process (run by extract_benchmark.py; prints one JSON line).
 
     python benchmarks/dlt_child.py --table narrow_2000000 --backend pyarrow --out /tmp/x
+    python benchmarks/dlt_child.py --table narrow_2000000 --backend connectorx --out /tmp/y --incremental updated_at
+
+With ``--incremental COLUMN`` the resource is ``dlt.sources.incremental(COLUMN)`` appended to the bucket, and
+the pipeline's state lives under ``--out``: the first run loads everything, later runs only what changed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ def main() -> None:
     parser.add_argument("--backend", choices=["connectorx", "pyarrow", "pandas", "sqlalchemy"], required=True)
     parser.add_argument("--out", required=True, help="local directory: the filesystem destination's bucket")
     parser.add_argument("--chunk-size", type=int, default=100_000)
+    parser.add_argument("--incremental", metavar="COLUMN", default=None,
+                        help="cursor column: dlt.sources.incremental(COLUMN), write_disposition append")
     args = parser.parse_args()
 
     started = time.monotonic()
@@ -32,16 +38,19 @@ def main() -> None:
         user, password = os.environ.get("MYSQL_USER", "root"), os.environ.get("MYSQL_PASSWORD", "")
         credentials = f"mysql+pymysql://{user}:{password}@{host}:{port}/{args.database}"
         # connectorx reads the whole table in one query; backend_kwargs keep its defaults.
+        incremental = {"incremental": dlt.sources.incremental(args.incremental)} if args.incremental else {}
         resource = sql_table(
             credentials=credentials, table=args.table, backend=args.backend, chunk_size=args.chunk_size,
-            reflection_level="full_with_precision",
+            reflection_level="full_with_precision", **incremental,
         )
+        suffix = "_incremental" if args.incremental else ""
         pipeline = dlt.pipeline(
-            pipeline_name=f"bench_{args.backend}_{args.table}", pipelines_dir=os.path.join(args.out, ".dlt"),
+            pipeline_name=f"bench_{args.backend}_{args.table}{suffix}", pipelines_dir=os.path.join(args.out, ".dlt"),
             destination=dlt.destinations.filesystem(bucket_url=os.path.join(args.out, "bucket")),
             dataset_name="bench", progress=None,
         )
-        info = pipeline.run(resource, loader_file_format="parquet", write_disposition="replace")
+        disposition = "append" if args.incremental else "replace"
+        info = pipeline.run(resource, loader_file_format="parquet", write_disposition=disposition)
         result["ok"] = not info.has_failed_jobs
         trace = pipeline.last_trace
         rows = trace.last_normalize_info.row_counts if trace and trace.last_normalize_info else {}

@@ -10,6 +10,7 @@ is read back and compared value by value with MySQL (type fidelity). See benchma
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import platform
@@ -188,12 +189,15 @@ def dbt_story(work: Path, orders: int, repeat: int, logs: Path) -> list[Measurem
 # ------------------------------------------------------------------------------------------------- dlt
 
 
-def dlt_extract(variant: str, table: str, backend: str, out: Path, logs: Path) -> Measurement:
+def dlt_extract(variant: str, table: str, backend: str, out: Path, logs: Path, *, name: str | None = None,
+                incremental: str | None = None) -> Measurement:
+    """One ``dlt_child.py`` run; ``incremental``: the cursor column of a ``dlt.sources.incremental`` resource
+    whose state lives in ``out`` (the first run loads the table, later ones what changed since)."""
+    name = name or f"dlt {backend}"
     cmd = [PYTHON, str(ROOT / "benchmarks" / "dlt_child.py"), "--table", table, "--backend", backend,
-           "--out", str(out)]
-    wall, rss, code, text, cpu = run_child(cmd, {"RUNTIME__LOG_LEVEL": "ERROR"},
-                                           logs / f"{variant}-dlt-{backend}-{table}.log")
-    m = Measurement(variant, f"dlt {backend}", f"dlt/{backend}", wall=wall, peak_rss_mb=rss, cpu=cpu)
+           "--out", str(out), *(["--incremental", incremental] if incremental else [])]
+    wall, rss, code, text, cpu = run_child(cmd, {"RUNTIME__LOG_LEVEL": "ERROR"}, logs / f"{variant}-{name}.log")
+    m = Measurement(variant, name, f"dlt/{backend}", wall=wall, peak_rss_mb=rss, cpu=cpu)
     line = next((ln for ln in text.splitlines() if ln.startswith("BENCH_RESULT ")), None)
     if line is None:
         m.ok, m.error = False, f"exit {code}: {text.strip()[-300:]}"
@@ -297,24 +301,31 @@ def results_table(ms: list[Measurement]) -> str:
     summaries = summarize(ms)
     for variant in dict.fromkeys(s.variant for s in summaries):
         group = [s for s in summaries if s.variant == variant]
-        dlt_ok = [s for s in group if s.tool.startswith("dlt/") and s.ok]
+        dlt_ok = [s for s in group if s.tool.startswith("dlt/") and s.ok and "incremental" not in s.name]
         best = max(dlt_ok, key=lambda s: s.rows_per_second) if dlt_ok else None
         initial = next((s for s in group if s.name == "extractor connectorx initial"), None)
         for s in group:
             ratio = (f"{s.rows_per_second / best.rows_per_second:.2f}×"
                      if best and s.ok and s.tool.startswith(("extractor/", "dlt/")) else "—")
+            if "incremental" in s.name:  # against the other tool's run on the same changed rows
+                ratio = "—"
+                peer_name = s.name.replace("extractor incremental", "dlt incremental")
+                peer = next((p for p in group if p.name == peer_name and p.ok and p is not s), None)
+                if peer is not None and s.ok and s.wall and s.name.startswith("extractor"):
+                    ratio = f"{peer.wall / s.wall:.2f}×"
+                elif s.name.startswith("dlt incremental") and s.ok:
+                    ratio = "1.00×"
             notes = " ".join((s.error or "").split())[:160]  # one line: errors may span many
             inner = s.inner
             if inner is not None and s.ok:
                 notes = f"inner {inner:.2f} s" + (f"; {notes}" if notes else "")
             if s.name.startswith("extractor incremental") and initial and initial.wall:
-                ratio = "—"
                 notes += f"; {s.wall / initial.wall:.1%} of the initial extract's wall time"
                 if initial.inner and inner is not None and s.ok:
                     notes += f", {inner / initial.inner:.1%} of its extract time"
-                pages = s.median("disk_page_reads")
-                if pages is not None:
-                    notes += f"; {pages:,.0f} InnoDB pages read from disk"
+            pages = s.median("disk_page_reads")
+            if pages is not None:
+                notes += f"; {pages:,.0f} InnoDB pages read from disk"
             dbt_s = s.median("dbt_seconds")
             if dbt_s is not None:
                 notes += f"; dbt build {dbt_s:.2f} s, extract {s.median('extract_seconds') or 0:.2f} s"
@@ -410,6 +421,9 @@ def run(args: argparse.Namespace) -> int:
     logs.mkdir()
     variants = ["narrow", "wide"] if args.variant == "both" else [args.variant]
     print(f"work dir {work}", flush=True)
+    # Bytecode, as an installed package has it (pip compiles at install; dlt's is in site-packages): an
+    # editable checkout under PYTHONDONTWRITEBYTECODE=1 would recompile every module in every child.
+    compileall.compile_dir(ROOT / "extractor", quiet=1)
 
     measurements: list[Measurement] = []
     checks: dict[str, dict[str, dict[str, Any]]] = {}
@@ -461,20 +475,39 @@ def run(args: argparse.Namespace) -> int:
             if not args.keep:
                 shutil.rmtree(out_dir, ignore_errors=True)
         if not args.skip_incremental and lake.exists():
+            dlt_lake = work / f"dlt-{variant}-incremental"
+            if not args.skip_dlt:  # the peer: dlt.sources.incremental on the same cursor, its state loaded once
+                shutil.rmtree(dlt_lake, ignore_errors=True)
+                record(dlt_extract(variant, table, "connectorx", dlt_lake, logs, incremental="updated_at",
+                                   name="dlt connectorx initial, incremental resource"))
             # Two shapes of 1% change: spread evenly (every page of the table holds a changed row: the
             # worst case for the server's I/O) and clustered in the newest rows (the common OLTP shape).
             for shape, touch in (("spread", bench_tables.touch_spread), ("recent", bench_tables.touch_recent)):
                 for r in range(args.repeat):
                     changed = touch(table, 0.01)
                     time.sleep(SAFETY_LAG + 1.5)
-                    before = bench_tables.disk_page_reads()
-                    m = extractor_sync(variant, f"extractor incremental, 1% {shape} ({changed:,} rows)", config_dir,
-                                       "t", lake, "connectorx", logs)
-                    m.extra["disk_page_reads"] = bench_tables.disk_page_reads() - before
-                    m.round = r
-                    if m.rows != changed:
-                        m.ok, m.error = False, f"expected {changed:,} rows"
-                    record(m)
+                    tools = ["extractor", "dlt"] if r % 2 == 0 else ["dlt", "extractor"]
+                    for tool in tools:
+                        if tool == "dlt" and args.skip_dlt:
+                            continue
+                        if shape == "spread":
+                            # The UPDATE scanned the whole table; so does this: each tool starts from the
+                            # same buffer pool, not from the pages the other one just read.
+                            bench_tables.warm(table)
+                        before = bench_tables.disk_page_reads()
+                        name = f"{tool} incremental, 1% {shape} ({changed:,} rows)"
+                        if tool == "extractor":
+                            m = extractor_sync(variant, name, config_dir, "t", lake, "connectorx", logs)
+                        else:
+                            m = dlt_extract(variant, table, "connectorx", dlt_lake, logs, name=name,
+                                            incremental="updated_at")
+                        m.extra["disk_page_reads"] = bench_tables.disk_page_reads() - before
+                        m.round = r
+                        if m.ok and m.rows != changed:
+                            m.ok, m.error = False, f"extracted {m.rows:,} rows, expected {changed:,}"
+                        record(m)
+            if not args.keep:
+                shutil.rmtree(dlt_lake, ignore_errors=True)
         if not args.keep:
             for reader in ("connectorx", "pymysql"):
                 shutil.rmtree(work / f"lake-{variant}-{reader}", ignore_errors=True)
