@@ -403,7 +403,11 @@ class _TableRun:
                     wm.snapshot.started_at = datetime.now(UTC)
             phase = wm.phase
         elif rt.strategy == "id":
-            row = mysql.fetchone(conn, f"SELECT {', '.join(ids_sql)} FROM {table_sql} "
+            # A FLOAT's text is rounded to float32's 6 digits: widen it, or `k <= 0.3` misses 0.30000001192….
+            floats = {c.name for c in rt.columns if c.data_type == "float"}
+            exact = [f"CAST({sql} AS DOUBLE)" if name in floats else sql
+                     for name, sql in zip(rt.ids, ids_sql, strict=True)]
+            row = mysql.fetchone(conn, f"SELECT {', '.join(exact)} FROM {table_sql} "
                                        f"ORDER BY {', '.join(f'{c} DESC' for c in ids_sql)} LIMIT 1")
             if row is None:
                 return None

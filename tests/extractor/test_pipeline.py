@@ -599,6 +599,24 @@ def test_keys_read_as_text_page_in_the_keys_own_order(workspace, reader, key_typ
     assert [typed(v) for v in landed.column("k").to_pylist()] == [typed(v) for v in expected]  # each once, in order
 
 
+@pytest.mark.parametrize("reader", READERS)
+def test_the_id_strategy_reads_its_largest_float_key_that_text_would_round(workspace, reader):
+    db = workspace.db
+    # FLOAT keys are float32: as text MariaDB shows 0.3 for 0.30000001192…, and `k <= 0.3` misses that row.
+    db.execute("CREATE TABLE k (k FLOAT PRIMARY KEY, v INT)", "INSERT INTO k VALUES (0.1, 1), (0.2, 2), (0.3, 3)")
+    pipeline = KEYS_PIPELINE.replace("full_sync", "id")
+    workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
+    first = workspace.cli("sync", "-p", "keys", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["tables"][0]["rows"] == 3
+    db.execute("INSERT INTO k VALUES (0.7, 4)")
+    second = workspace.cli("sync", "-p", "keys", "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["tables"][0]["rows"] == 1
+    landed = workspace.lake_rows("k", schema="keys_raw")
+    assert sorted(landed.column("v").to_pylist()) == [1, 2, 3, 4]
+
+
 def test_keys_spread_over_the_whole_64_bit_range_read_in_a_handful_of_ranges(workspace):
     db = workspace.db
     db.execute("CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20), updated_at DATETIME(6),"
