@@ -78,6 +78,17 @@ def _absolute_local(value: str) -> str:
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: Any) -> Any:
+        # YAML `true` is a bool, and bool is an int to pydantic: `batch_rows: true` would mean 1.
+        if isinstance(value, bool) and info.field_name in cls.model_fields:
+            annotation = cls.model_fields[info.field_name].annotation
+            types = set(get_args(annotation)) | {annotation}
+            if types & {int, float} and bool not in types:
+                raise ValueError("expected a number, not a boolean")
+        return value
+
 
 class _Connection(_Model):
     @model_validator(mode="before")

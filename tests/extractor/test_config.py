@@ -259,6 +259,7 @@ def test_duplicate_key_is_refused(make_config):
         ("table_type: facts", "did you mean 'fact'?"),
         ("batch_rows: 0", "greater than 0"),
         ("batch_rows: many", "valid integer"),
+        ("batch_rows: true", "expected a number, not a boolean"),  # YAML true would be int 1 to pydantic
         ("unique_key: order_id", "valid list"),
         ("cdc_strategy: hybird", "did you mean 'hybrid'?"),
         ("cdc_strategy: auto", "is not one of hybrid, timestamp, id, full_sync"),
