@@ -33,6 +33,13 @@ tables:
 """
 
 
+def _synced_rows(workspace, pipeline: str) -> int:
+    """``sync -p pipeline`` must succeed; the rows its first table extracted."""
+    result = workspace.cli("sync", "-p", pipeline, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)["tables"][0]["rows"]
+
+
 def _make_events(db, composite: bool) -> None:
     key = "tenant, event_id" if composite else "event_id"
     db.execute(
@@ -491,12 +498,9 @@ def test_percent_signs_in_table_and_column_names_are_names_not_placeholders(work
         tables:
           pct: {{source_table: "{db.database}.pct%tbl", cdc_strategy: hybrid, cursor_column: "upd%s", id_columns: ["id%"]}}
         """)
-    first = workspace.cli("sync", "-p", "pct", "--json")
-    assert first.exit_code == 0, first.output
+    _synced_rows(workspace, "pct")
     db.execute("UPDATE `pct%tbl` SET `upd%s` = '2025-02-01', `discount_%` = 1 WHERE `id%` = 1")
-    second = workspace.cli("sync", "-p", "pct", "--json")
-    assert second.exit_code == 0, second.output
-    assert json.loads(second.output)["tables"][0]["rows"] == 1
+    assert _synced_rows(workspace, "pct") == 1
     landed = workspace.lake_rows("pct", schema="pct_raw")
     assert sorted(landed.column("id%").to_pylist()) == [1, 1, 2, 3]
     assert sorted(str(v) for v in landed.column("discount_%").to_pylist()) == ["1.00", "10.50", "20.00", "None"]
@@ -606,13 +610,9 @@ def test_the_id_strategy_reads_its_largest_float_key_that_text_would_round(works
     db.execute("CREATE TABLE k (k FLOAT PRIMARY KEY, v INT)", "INSERT INTO k VALUES (0.1, 1), (0.2, 2), (0.3, 3)")
     pipeline = KEYS_PIPELINE.replace("full_sync", "id")
     workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
-    first = workspace.cli("sync", "-p", "keys", "--json")
-    assert first.exit_code == 0, first.output
-    assert json.loads(first.output)["tables"][0]["rows"] == 3
+    assert _synced_rows(workspace, "keys") == 3
     db.execute("INSERT INTO k VALUES (0.7, 4)")
-    second = workspace.cli("sync", "-p", "keys", "--json")
-    assert second.exit_code == 0, second.output
-    assert json.loads(second.output)["tables"][0]["rows"] == 1
+    assert _synced_rows(workspace, "keys") == 1
     landed = workspace.lake_rows("k", schema="keys_raw")
     assert sorted(landed.column("v").to_pylist()) == [1, 2, 3, 4]
 
