@@ -99,6 +99,10 @@ def create(conn: Any, database: str, size: SampleSize = SampleSize(), *, drop: b
         for ddl in DDL:
             cur.execute(ddl)
         country_list = ",".join(f"'{c}'" for c in COUNTRIES)
+        # Customers and products exist before the first order (one a minute, one an hour, up to BASE_TIME):
+        # every generated order then resolves to the dimension version valid when it was placed.
+        signed_up = (f"TIMESTAMP('{BASE_TIME}') - INTERVAL ({size.customers} - n + 1) * 60 SECOND"
+                     " + INTERVAL (n * 7919) % 1000000 MICROSECOND")
         cur.execute(
             f"""INSERT INTO customers (customer_id, email, full_name, tier, country_code, city, address,
                                       created_at, updated_at)
@@ -106,8 +110,7 @@ def create(conn: Any, database: str, size: SampleSize = SampleSize(), *, drop: b
                    ELT(1 + (n * 7) % 4, 'bronze','silver','gold','platinum'),
                    ELT(1 + (n * 13) % {len(COUNTRIES)}, {country_list}),
                    CONCAT('City ', (n * 31) % 97), CONCAT(n, ' Main Street'),
-                   TIMESTAMP('{BASE_TIME}') + INTERVAL n * 60 SECOND + INTERVAL (n * 7919) % 1000000 MICROSECOND,
-                   TIMESTAMP('{BASE_TIME}') + INTERVAL n * 60 SECOND + INTERVAL (n * 7919) % 1000000 MICROSECOND
+                   {signed_up}, {signed_up}
             FROM {_numbers_cte(size.customers)} nums"""
         )
         cur.execute(
@@ -115,7 +118,7 @@ def create(conn: Any, database: str, size: SampleSize = SampleSize(), *, drop: b
             SELECT n, CONCAT('SKU-', LPAD(n, 6, '0')), CONCAT('Product ', n),
                    ELT(1 + n % 5, 'books','games','garden','kitchen','toys'),
                    CAST(((n * 7919) % 50000) / 100 + 1 AS DECIMAL(12,2)), 1,
-                   TIMESTAMP('{BASE_TIME}') + INTERVAL n HOUR
+                   TIMESTAMP('{BASE_TIME}') - INTERVAL ({size.products} - n + 1) HOUR
             FROM {_numbers_cte(size.products)} nums"""
         )
         # Orders: one order every 10 s; a few share their timestamp with the next one (tie groups).

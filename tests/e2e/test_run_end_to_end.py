@@ -62,6 +62,12 @@ def test_run_builds_the_warehouse_acknowledges_batches_and_tracks_history(env, t
                              [summary["product_deleted"]]).fetchone()
         assert deleted == (False,)
         facts = db.execute("select count(*) from main_marts.fct_orders").fetchone()[0]
+        # The sample's customers and products exist before the orders that reference them.
+        unknown = "'" + "0" * 32 + "'"
+        unresolved = db.execute(
+            f"select (select count(*) from main_marts.fct_orders where customer_sk = {unknown}),"
+            f" (select count(*) from main_marts.fct_order_items where product_sk = {unknown})").fetchone()
+        assert unresolved == (0, 0)
         landed_twice = db.execute(
             "select count(*) from (select _batch_id, order_id from main_landing.lnd_sales__orders"
             " group by all having count(*) > 1)").fetchone()[0]
