@@ -404,8 +404,10 @@ class _TableRun:
             phase = wm.phase
         elif rt.strategy == "id":
             # A FLOAT's text is rounded to float32's 6 digits: widen it, or `k <= 0.3` misses 0.30000001192….
-            floats = {c.name for c in rt.columns if c.data_type == "float"}
-            exact = [f"CAST({sql} AS DOUBLE)" if name in floats else sql
+            # A BIT value arrives as bytes, which MariaDB compares with the column as strings: read it as the
+            # integer the pages carry.
+            casts = {c.name: {"float": "DOUBLE", "bit": "UNSIGNED"}.get(c.data_type) for c in rt.columns}
+            exact = [f"CAST({sql} AS {casts[name]})" if casts.get(name) else sql
                      for name, sql in zip(rt.ids, ids_sql, strict=True)]
             row = mysql.fetchone(conn, f"SELECT {', '.join(exact)} FROM {table_sql} "
                                        f"ORDER BY {', '.join(f'{c} DESC' for c in ids_sql)} LIMIT 1")

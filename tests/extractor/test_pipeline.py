@@ -617,6 +617,25 @@ def test_the_id_strategy_reads_its_largest_float_key_that_text_would_round(works
     assert sorted(landed.column("v").to_pylist()) == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("reader", READERS)
+def test_the_id_strategy_reads_every_bit_key_up_to_its_largest(workspace, reader):
+    db = workspace.db
+    # A BIT value arrives as bytes; MariaDB compares `k <= X'ff'` as strings, which only the zero key passes.
+    db.execute("CREATE TABLE k (k BIT(16) PRIMARY KEY, v INT)",
+               "INSERT INTO k VALUES (b'0', 1), (b'1', 2), (b'10000000', 3), (b'11111111', 4)")
+    pipeline = KEYS_PIPELINE.replace("full_sync", "id")
+    workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
+    first = workspace.cli("sync", "-p", "keys", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["tables"][0]["rows"] == 4
+    db.execute("INSERT INTO k VALUES (b'100000000', 5)")
+    second = workspace.cli("sync", "-p", "keys", "--json")
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.output)["tables"][0]["rows"] == 1
+    landed = workspace.lake_rows("k", schema="keys_raw")
+    assert landed.column("k").to_pylist() == [0, 1, 128, 255, 256]
+
+
 def test_keys_spread_over_the_whole_64_bit_range_read_in_a_handful_of_ranges(workspace):
     db = workspace.db
     db.execute("CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20), updated_at DATETIME(6),"
