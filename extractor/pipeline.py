@@ -694,7 +694,7 @@ class _TableRun:
                 fault_point("page_read")
                 page = result.table
                 if page.num_rows:
-                    position = cdc.last_position(plan, page)
+                    position = _page_position(plan, page, self.table.source_table)
                     self._fit_page_to_budget(page)
                     yield _Page(page.cast(schema), position, result.zero_dates, False)
                 if page.num_rows >= self.batch_rows:  # the range holds more rows: finish it in key order
@@ -730,7 +730,7 @@ class _TableRun:
             fault_point("page_read")
             page = result.table
             if page.num_rows:
-                position = cdc.last_position(plan, page)
+                position = _page_position(plan, page, self.table.source_table)
                 self._fit_page_to_budget(page)
             last = page.num_rows < limit
             yield _Page(page.cast(schema), position, result.zero_dates, last)
@@ -818,7 +818,7 @@ class _TableRun:
                 page = reader.read(key_columns, sql, params).table
                 if page.num_rows:
                     pages.append(page)
-                    position = cdc.last_position(scan, page)
+                    position = _page_position(scan, page, self.table.source_table)
                 if page.num_rows < limit:
                     return pages
         finally:
@@ -864,6 +864,24 @@ class _Page:
     position: tuple[Any, ...] | None
     zero_dates: dict[str, int]
     last: bool  # the range is exhausted after this page
+
+
+def _page_position(plan: cdc.ExtractPlan, page: pa.Table, source_table: str) -> tuple[Any, ...]:
+    """The page's last order tuple, which the next page is read after.
+
+    Order columns are NOT NULL keys (or a cursor bounded by ``<= upper``), so a NULL there is a zero date
+    that landed as NULL: ``k > NULL`` matches nothing, and every row after it would be silently skipped.
+    """
+    position = cdc.last_position(plan, page)
+    for name, value in zip(plan.order_names, position, strict=True):
+        if value is None:
+            raise DataError(
+                f"key column {name} holds a zero date ('0000-00-00'), which lands as NULL and cannot be "
+                "paged after: the rows following it would be skipped",
+                where=f"{source_table}.{name}",
+                hint="use another unique key as id_columns, or replace the zero dates in MySQL",
+            )
+    return position
 
 
 def _read_keys(storage: Storage, key: str) -> pa.Table | None:

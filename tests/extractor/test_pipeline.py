@@ -636,6 +636,22 @@ def test_the_id_strategy_reads_every_bit_key_up_to_its_largest(workspace, reader
     assert landed.column("k").to_pylist() == [0, 1, 128, 255, 256]
 
 
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("strategy", ["full_sync", "id"])
+def test_a_zero_date_in_a_key_stops_the_table_instead_of_skipping_the_rows_after_it(workspace, reader, strategy):
+    db = workspace.db
+    rows = ", ".join(f"('{'0000-00-00' if i < 3 else f'2025-01-{i:02d}'}', {i})" for i in range(10))
+    db.execute("SET SESSION sql_mode = ''", "CREATE TABLE k (k DATE NOT NULL, v INT, PRIMARY KEY (k, v))",
+               f"INSERT INTO k VALUES {rows}")
+    pipeline = KEYS_PIPELINE.replace("full_sync", strategy).replace("[k]", "[k, v]")
+    workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
+    # A zero date lands as NULL; a position of NULL matched nothing, so 2 of 10 rows landed and the run succeeded.
+    result = workspace.cli("sync", "-p", "keys", "--json")
+    assert result.exit_code == 3, result.output
+    error = json.loads(result.output)["tables"][0]["error"]
+    assert error.startswith(f"{db.database}.k.k: key column k holds a zero date"), error
+
+
 def test_keys_spread_over_the_whole_64_bit_range_read_in_a_handful_of_ranges(workspace):
     db = workspace.db
     db.execute("CREATE TABLE items (id BIGINT UNSIGNED PRIMARY KEY, v VARCHAR(20), updated_at DATETIME(6),"
