@@ -869,17 +869,20 @@ class _Page:
 def _page_position(plan: cdc.ExtractPlan, page: pa.Table, source_table: str) -> tuple[Any, ...]:
     """The page's last order tuple, which the next page is read after.
 
-    Order columns are NOT NULL keys (or a cursor bounded by ``<= upper``), so a NULL there is a zero date
-    that landed as NULL: ``k > NULL`` matches nothing, and every row after it would be silently skipped.
+    Order columns are NOT NULL keys (or a cursor bounded by ``<= upper``), so a NULL there is a zero or
+    invalid date that landed as NULL: ``k > NULL`` matches nothing, and every row after it would be
+    silently skipped.
     """
     position = cdc.last_position(plan, page)
     for name, value in zip(plan.order_names, position, strict=True):
         if value is None:
+            what = "cursor" if name == plan.cursor_name and plan.by_cursor else "key column"
             raise DataError(
-                f"key column {name} holds a zero date ('0000-00-00'), which lands as NULL and cannot be "
-                "paged after: the rows following it would be skipped",
+                f"{what} {name} holds a zero or invalid date ('0000-00-00', '2024-02-30'), which lands as NULL "
+                "and cannot be paged after: the rows following it would be skipped",
                 where=f"{source_table}.{name}",
-                hint="use another unique key as id_columns, or replace the zero dates in MySQL",
+                hint="replace those dates in MySQL" if what == "cursor" else
+                "use another unique key as id_columns, or replace those dates in MySQL",
             )
     return position
 

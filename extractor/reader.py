@@ -481,6 +481,14 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is None else value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
+def _is_valid_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return False
+    return True
+
+
 def rows_to_result(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> ReadResult:
     """Row tuples from the pymysql select list → a table conforming to ``arrow_schema(columns)``."""
     schema = arrow_schema(list(columns))
@@ -501,11 +509,13 @@ def _py_column(col: Column, values: Sequence[Any]) -> tuple[pa.Array, int]:
         if kind in DATE_KINDS:  # text (see _PYMYSQL_CONV): zero dates are visible as such
             text = pa.array(values, pa.string())
             is_zero = pc.fill_null(pc.match_substring_regex(text, _ZERO_DATE), False)
-            zeros = pc.sum(is_zero).as_py() or 0
-            if zeros:
-                text = pc.if_else(is_zero, pa.scalar(None, pa.string()), text)
-            naive = text.cast(pa.date32() if kind == "date" else pa.timestamp("us"))
-            return naive.cast(target), zeros
+            naive_type = pa.date32() if kind == "date" else pa.timestamp("us")
+            try:
+                naive = pc.if_else(is_zero, pa.scalar(None, pa.string()), text).cast(naive_type)
+            except pa.ArrowInvalid:  # an invalid date (2024-02-30, ALLOW_INVALID_DATES): NULL, like a zero date
+                is_zero = pc.or_(is_zero, pa.array([v is not None and not _is_valid_date(v) for v in values]))
+                naive = pc.if_else(is_zero, pa.scalar(None, pa.string()), text).cast(naive_type)
+            return naive.cast(target), pc.sum(is_zero).as_py() or 0
         if kind == "decimal":
             return pa.array(values, pa.string()).cast(target), 0
         if pa.types.is_decimal(target):  # BIGINT UNSIGNED and BIT(64): Python ints up to 2**64 - 1

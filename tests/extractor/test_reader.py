@@ -195,6 +195,33 @@ def test_connectorx_reads_dates_natively_until_a_zero_date_then_exactly(every_ty
     assert select_expression(info.column("c_datetime6"), "connectorx", native_dates=True) == "`c_datetime6`"
 
 
+@pytest.mark.parametrize("kind", READERS)
+def test_invalid_dates_land_as_null_and_are_counted_like_zero_dates(mysql_db, kind):
+    """ALLOW_INVALID_DATES stores 2024-02-30: connectorx's TO_DAYS made it 2024-03-01 (another, valid date),
+    and pymysql could not parse it at all; both land it as NULL and count it, as they do zero dates."""
+    mysql_db.execute(
+        "SET SESSION sql_mode = 'ALLOW_INVALID_DATES'",
+        "CREATE TABLE d (id INT PRIMARY KEY, d DATE, dt DATETIME(6))",
+        "INSERT INTO d VALUES (1, '2024-02-30', '2023-02-29 10:00:00.5'), (2, '2024-02-29', '2024-04-31 00:00:00'),"
+        " (3, '0000-00-00', NULL), (4, '2024-12-31', '2024-12-31 23:59:59.999999')",
+    )
+    conn = mysql.connect(source_for(mysql_db))
+    info = mysql.describe_table(conn, mysql_db.database, "d")
+    conn.close()
+    rdr = open_reader(source_for(mysql_db), kind)
+    try:
+        result = rdr.read(info.columns, f"FROM `{mysql_db.database}`.`d` ORDER BY `id`", [])
+    finally:
+        rdr.close()
+    assert result.table.to_pylist() == [
+        {"id": 1, "d": None, "dt": None},
+        {"id": 2, "d": date(2024, 2, 29), "dt": None},
+        {"id": 3, "d": None, "dt": None},
+        {"id": 4, "d": date(2024, 12, 31), "dt": datetime(2024, 12, 31, 23, 59, 59, 999999)},
+    ]
+    assert result.zero_dates == {"d": 2, "dt": 2}
+
+
 def test_every_column_of_the_table_is_mapped(every_type):
     _, info = every_type
     assert {c.data_type for c in info.columns} >= {
