@@ -403,23 +403,52 @@ class _TableRun:
                     wm.snapshot.started_at = datetime.now(UTC)
             phase = wm.phase
         elif rt.strategy == "id":
-            # A FLOAT's text is rounded to float32's 6 digits: widen it, or `k <= 0.3` misses 0.30000001192….
-            # A BIT value arrives as bytes, which MariaDB compares with the column as strings: read it as the
-            # integer the pages carry.
-            casts = {c.name: {"float": "DOUBLE", "bit": "UNSIGNED"}.get(c.data_type) for c in rt.columns}
-            exact = [f"CAST({sql} AS {casts[name]})" if casts.get(name) else sql
-                     for name, sql in zip(rt.ids, ids_sql, strict=True)]
-            row = mysql.fetchone(conn, f"SELECT {', '.join(exact)} FROM {table_sql} "
-                                       f"ORDER BY {', '.join(f'{c} DESC' for c in ids_sql)} LIMIT 1")
-            if row is None:
+            upper, phase = self._key_upper_bound(conn, table_sql, rt, ids_sql), "incremental"
+            if upper is None:
                 return None
-            upper, phase = tuple(row), "incremental"
         else:
             phase = "full"
         self.result.upper_bound = _show(upper)
         decimals = frozenset(c.name for c in rt.columns if c.kind == "decimal")
         return cdc.ExtractPlan(table_sql, rt.strategy, phase, cursor_sql, ids_sql, rt.cursor, rt.ids,  # type: ignore[arg-type]
                                upper, decimal_text=decimals)
+
+    def _key_upper_bound(self, conn: Any, table_sql: str, rt: ResolvedTable,
+                         ids_sql: tuple[str, ...]) -> tuple[Any, ...] | None:
+        """The ``id`` strategy's bound: the largest key, once the write transactions open when it was read end.
+
+        An auto-increment key is taken at INSERT but visible at COMMIT: a transaction open while ``MAX(k)``
+        is read may still commit a smaller key, which a bound past it would skip for good. So the bound
+        waits (up to ``safety_lag_seconds``) for those transactions; if one outlasts that, nothing is read
+        this run (the next run tries again) and the report says why. None: nothing to read.
+        """
+        # A FLOAT's text is rounded to float32's 6 digits: widen it, or `k <= 0.3` misses 0.30000001192….
+        # A BIT value arrives as bytes, which MariaDB compares with the column as strings: read it as the
+        # integer the pages carry.
+        casts = {c.name: {"float": "DOUBLE", "bit": "UNSIGNED"}.get(c.data_type) for c in rt.columns}
+        exact = [f"CAST({sql} AS {casts[name]})" if casts.get(name) else sql
+                 for name, sql in zip(rt.ids, ids_sql, strict=True)]
+        read_at = mysql.server_now(conn)
+        row = mysql.fetchone(conn, f"SELECT {', '.join(exact)} FROM {table_sql} "
+                                   f"ORDER BY {', '.join(f'{c} DESC' for c in ids_sql)} LIMIT 1")
+        if row is None:
+            return None
+        lag = self.ctx.pipeline.defaults.safety_lag_seconds
+        deadline = time.monotonic() + lag
+        if lag:
+            time.sleep(0.1)  # INNODB_TRX is a cache refreshed at most every 100 ms: read one taken after read_at
+        while True:
+            oldest = mysql.oldest_write_transaction(conn)
+            if oldest is None or oldest > read_at:
+                return tuple(row)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
+        self.result.warnings.append(
+            f"a write transaction open since {oldest.isoformat()} may still commit keys below {_show(tuple(row))}: "
+            "nothing is read until it ends (the next run tries again); see information_schema.INNODB_TRX"
+        )
+        return None
 
     def _cursor_upper_bound(self, conn: Any, table_sql: str, rt: ResolvedTable) -> Any:
         """``min(MAX(cursor), NOW(6) - safety_lag, start of the oldest open write transaction)``."""

@@ -353,6 +353,32 @@ def test_the_id_strategy_appends_exactly_the_new_rows_run_after_run(workspace, r
     assert verify.exit_code == 0, verify.output
 
 
+def test_the_id_strategy_waits_for_a_transaction_holding_a_smaller_key_instead_of_skipping_it(workspace, mysql_db):
+    db = workspace.db
+    db.execute("CREATE TABLE items (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(20))",
+               "INSERT INTO items (v) VALUES ('a'), ('b'), ('c')")
+    pipeline = RANGES_PIPELINE.replace("safety_lag_seconds: 0", "safety_lag_seconds: 0.3")
+    workspace.write_pipeline("ranges", pipeline.format(lake=workspace.lake, reader="connectorx", db=db.database,
+                                                       strategy="id", cursor=""))
+    assert _synced_rows(workspace, "ranges") == 3
+    writer = mysql_db.connect()
+    try:
+        with writer.cursor() as cur:  # takes id 4 and commits only after the next run
+            cur.execute("BEGIN")
+            cur.execute(f"INSERT INTO `{db.database}`.items (v) VALUES ('late')")
+        db.execute("INSERT INTO items (v) VALUES ('e')")  # id 5, committed now
+        held = workspace.cli("sync", "-p", "ranges", "--json")
+        assert held.exit_code == 0, held.output
+        table = json.loads(held.output)["tables"][0]
+        assert table["rows"] == 0 and "may still commit keys below 5" in " ".join(table["warnings"])
+        writer.commit()
+    finally:
+        writer.close()
+    assert _synced_rows(workspace, "ranges") == 2
+    landed = workspace.lake_rows("items", schema="ranges_raw")
+    assert sorted(landed.column("v").to_pylist()) == ["a", "b", "c", "e", "late"]  # id 4 is not skipped
+
+
 @pytest.mark.parametrize("strategy", ["hybrid", "full_sync", "id"])
 def test_an_empty_table_lands_a_schema_file_then_its_first_rows(workspace, strategy):
     db = workspace.db
