@@ -15,9 +15,8 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pymysql
 import typer
 import yaml
 from typer import _click as typer_click
@@ -34,7 +33,10 @@ from extractor.config import (
     suggest,
 )
 from extractor.errors import ConfigError, ExtractorError, SourceError, WarehouseError
-from extractor.pipeline import RunReport, SyncOptions
+
+if TYPE_CHECKING:  # imported where a command needs them: `extractor --help`, `version` and the config
+    # commands start without pyarrow, pymysql and the pipeline (about 0.3 s of imports)
+    from extractor.pipeline import RunReport, SyncOptions
 
 #: Whether this invocation printed its JSON result already (``_emit``): an error after it must not add a
 #: second document to stdout (``connections test --all`` lists each failure, then fails).
@@ -283,6 +285,8 @@ def _check(conn: SourceConnection | TargetConnection) -> dict[str, Any]:
     result: dict[str, Any] = {"name": conn.name, "type": conn.type, "status": "ok"}
     start = time.perf_counter()
     if isinstance(conn, SourceConnection):
+        import pymysql
+
         from extractor import mysql  # lazy: keeps `extractor --help` fast
 
         link = mysql.connect(conn)
@@ -436,6 +440,8 @@ def sync(
         table = None
     else:
         chosen = _pipeline(project, pipeline)
+    from extractor.pipeline import SyncOptions
+
     options = SyncOptions(tables=table, limit=limit, full_refresh=full_refresh, dry_run=dry_run, reader=reader)
     report = _run_sync(project, chosen, options, as_json)
     _emit(report.to_dict(), as_json, _report_text(report))
@@ -780,6 +786,7 @@ def run(
 ) -> None:
     """Extract, then `dbt build`, then record which batches reached the warehouse (load stage)."""
     from extractor import dbt
+    from extractor.pipeline import SyncOptions
 
     project = _project(config_dir, env)
     chosen = _pipeline(project, pipeline)

@@ -56,6 +56,13 @@ def test_start_up_skips_the_pydantic_plugin_scan_unless_asked_for():
     assert asked.stdout.strip() == "False"
 
 
+def test_the_cli_starts_without_the_extraction_stack():
+    """`--help`, `version` and the config commands do not pay for pyarrow, pymysql and the pipeline."""
+    probe = "import sys, extractor.cli; print(sorted(m for m in ('pyarrow', 'pymysql', 'extractor.pipeline') if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("as_json", [False, True])
 def test_list_pipelines(as_json):
     code, out, _ = run("config", "list-pipelines", "--config-dir", SHIPPED, *(["--json"] if as_json else []))
