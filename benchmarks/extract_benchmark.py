@@ -308,13 +308,11 @@ def results_table(ms: list[Measurement]) -> str:
             ratio = (f"{s.rows_per_second / best.rows_per_second:.2f}×"
                      if best and s.ok and s.tool.startswith(("extractor/", "dlt/")) else "—")
             if "incremental" in s.name:  # against the other tool's run on the same changed rows
-                ratio = "—"
+                ratio = "1.00×" if s.name.startswith("dlt incremental") and s.ok else "—"
                 peer_name = s.name.replace("extractor incremental", "dlt incremental")
-                peer = next((p for p in group if p.name == peer_name and p.ok and p is not s), None)
-                if peer is not None and s.ok and s.wall and s.name.startswith("extractor"):
+                peer = next((p for p in group if p.name == peer_name and p.ok), None)
+                if s.name.startswith("extractor") and peer is not None and s.ok and s.wall:
                     ratio = f"{peer.wall / s.wall:.2f}×"
-                elif s.name.startswith("dlt incremental") and s.ok:
-                    ratio = "1.00×"
             notes = " ".join((s.error or "").split())[:160]  # one line: errors may span many
             inner = s.inner
             if inner is not None and s.ok:

@@ -510,12 +510,14 @@ def _py_column(col: Column, values: Sequence[Any]) -> tuple[pa.Array, int]:
             text = pa.array(values, pa.string())
             is_zero = pc.fill_null(pc.match_substring_regex(text, _ZERO_DATE), False)
             naive_type = pa.date32() if kind == "date" else pa.timestamp("us")
+            zeros = pc.sum(is_zero).as_py() or 0
             try:
-                naive = pc.if_else(is_zero, pa.scalar(None, pa.string()), text).cast(naive_type)
+                naive = (pc.if_else(is_zero, pa.scalar(None, pa.string()), text) if zeros else text).cast(naive_type)
             except pa.ArrowInvalid:  # an invalid date (2024-02-30, ALLOW_INVALID_DATES): NULL, like a zero date
                 is_zero = pc.or_(is_zero, pa.array([v is not None and not _is_valid_date(v) for v in values]))
+                zeros = pc.sum(is_zero).as_py() or 0
                 naive = pc.if_else(is_zero, pa.scalar(None, pa.string()), text).cast(naive_type)
-            return naive.cast(target), pc.sum(is_zero).as_py() or 0
+            return naive.cast(target), zeros
         if kind == "decimal":
             return pa.array(values, pa.string()).cast(target), 0
         if pa.types.is_decimal(target):  # BIGINT UNSIGNED and BIT(64): Python ints up to 2**64 - 1
