@@ -7,6 +7,7 @@ an object: the ETag on S3, the sha256 of the content locally. A failed condition
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -159,6 +160,19 @@ class Storage(ABC):
     def upload_file(self, local_path: str | os.PathLike[str], key: str) -> int:
         """Publish a local file under ``key`` atomically; returns its size."""
 
+    def publish_file(self, local_path: str | os.PathLike[str], key: str) -> int:
+        """Publish a local file the caller is done with, atomically, and remove it; returns its size.
+
+        A local lake moves it (when ``scratch_dir`` put it on the same filesystem) instead of copying.
+        """
+        size = self.upload_file(local_path, key)
+        os.unlink(local_path)
+        return size
+
+    def scratch_dir(self) -> str | None:
+        """Where a writer should stage files it will ``publish_file`` (None: the system's temp dir)."""
+        return None
+
     @abstractmethod
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         """Every object whose key starts with ``prefix`` (recursive), sorted by key."""
@@ -308,12 +322,36 @@ class LocalStorage(Storage):
         except OSError as exc:
             raise self._io_error("upload", key, exc) from exc
 
+    def publish_file(self, local_path: str | os.PathLike[str], key: str) -> int:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(local_path, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(local_path, path)
+            return path.stat().st_size
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:  # another filesystem: copy
+                return super().publish_file(local_path, key)
+            raise self._io_error("upload", key, exc) from exc
+
+    def scratch_dir(self) -> str | None:
+        """``<root>/.tmp-scratch``: on the lake's filesystem, so a published file is renamed, not copied;
+        hidden from ``list`` like every ``.tmp-`` name."""
+        path = self.root / f"{_TMP_PREFIX}scratch"
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._io_error("create", f"{_TMP_PREFIX}scratch", exc) from exc
+        return str(path)
+
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         start = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
         if not start.is_dir():
             return []
         found = []
-        for dirpath, _dirs, files in os.walk(start):
+        for dirpath, dirs, files in os.walk(start):
+            dirs[:] = [d for d in dirs if not d.startswith(_TMP_PREFIX)]
             for name in files:
                 if name.startswith((_TMP_PREFIX, _CAS_PREFIX)):
                     continue

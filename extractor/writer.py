@@ -90,7 +90,7 @@ class FileWriter:
         self.max_bytes = max_bytes
         self.next_seq = first_seq
         self._clock = clock
-        self._tmpdir = tempfile.mkdtemp(prefix="extractor-writer-")
+        self._tmpdir = tempfile.mkdtemp(prefix="extractor-writer-", dir=storage.scratch_dir())
         self._writer: pq.ParquetWriter | None = None
         self._path = ""
         self._rows = 0
@@ -192,8 +192,7 @@ class FileWriter:
         self._writer.close()
         self._writer = None
         key = self.layout.data_key(self._opened_at.astimezone(UTC).date(), self.run_id, seq)
-        size = self.storage.upload_file(self._path, key)
-        os.unlink(self._path)
+        size = self.storage.publish_file(self._path, key)
         self.next_seq += 1
         return WrittenFile(key=key, uri=self.storage.uri(key), batch_id=bid, run_id=self.run_id, seq=seq,
                            rows=self._rows, bytes=size, checkpoint=self._checkpoint)

@@ -1,4 +1,5 @@
-{#- The body of every landing model: the table's lake batches whose _batch_id is not landed yet. -#}
+{#- The body of every landing model: the table's lake batches whose _batch_id is not landed yet, stamped
+    with the build's `_landed_at` (see landed_at). -#}
 {% macro landing_batches(source_name, table_name) -%}
 with
 
@@ -8,7 +9,9 @@ batches as (
 
 )
 
-select *
+select
+    batches.*,
+    {{ landed_at() }} as _landed_at
 from batches
 {% if lake_is_incremental() %}
 where batches._batch_id not in (

@@ -158,6 +158,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     write_round(lake, R2, R2_AT, ROUND_2)
     assert run_dbt(ROOT, profiles, lake, tmp) == 0, "dbt build (round 2) failed"
+    state["round2_staging_sql"] = {
+        t: (tmp / "target" / "run" / "lakehouse" / "dbt_project" / "models" / "staging" / f"stg_sales__{t}.sql")
+        .read_text() for t in ROUND_1}
     return state
 
 
@@ -241,6 +244,13 @@ def test_staging_equals_the_current_source_state(
                 assert got[k][column] is (value == 1)
             elif not column.startswith("_"):
                 assert got[k][column] == value, (table, k, column)
+
+
+def test_staging_applies_the_changed_keys_instead_of_rebuilding(built: dict[str, Any]) -> None:
+    for table, sql in built["round2_staging_sql"].items():
+        text = " ".join(sql.split()).lower()
+        assert text.startswith(f'delete from "warehouse"."main_staging"."stg_sales__{table}"'), table
+        assert "where _op <> 'd'" in text, table
 
 
 def test_deleted_product_is_not_in_staging(built: dict[str, Any]) -> None:

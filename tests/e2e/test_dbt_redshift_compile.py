@@ -87,3 +87,28 @@ def test_is_incremental_is_answered_offline(compiled: dict) -> None:
     fact = next(n for n in compiled["nodes"].values() if n["name"] == "fct_orders")["compiled_code"]
     assert ("landed._batch_id" in landing) is compiled["incremental"]
     assert ("unresolved.order_id" in fact) is compiled["incremental"]
+
+
+def test_landing_stamps_each_build_with_a_strictly_increasing_landed_at(compiled: dict) -> None:
+    landing = " ".join(next(n for n in compiled["nodes"].values()
+                            if n["name"] == "lnd_sales__orders")["compiled_code"].split()).lower()
+    assert "as _landed_at" in landing and "sysdate" in landing  # current_timestamp is leader-node only
+    assert ("max(landed._landed_at)" in landing) is compiled["incremental"]
+
+
+def test_incremental_staging_reads_only_keys_landed_since_its_last_build(compiled: dict) -> None:
+    staging = " ".join(next(n for n in compiled["nodes"].values()
+                            if n["name"] == "stg_sales__order_items")["compiled_code"].split()).lower()
+    assert ("changed._landed_at >" in staging) is compiled["incremental"]
+    assert ("(versions.order_id, versions.line_no) in" in staging) is compiled["incremental"]
+
+
+def test_staging_changes_apply_as_redshift_delete_and_insert(compiled: dict) -> None:
+    sql = next(n for n in compiled["nodes"].values() if n["name"] == "staging_apply_changes")["compiled_code"]
+    statements = [s for s in sqlglot.parse(sql, read="redshift") if s is not None]
+    deletes = [s for s in statements if isinstance(s, sqlglot.exp.Delete)]
+    inserts = [s for s in statements if isinstance(s, sqlglot.exp.Insert)]
+    assert len(deletes) == len(inserts) == 4
+    text = " ".join(sql.split()).lower()
+    assert "where (order_id, line_no) in ( select order_id, line_no from" in text
+    assert text.count("where _op <> 'd'") == 4

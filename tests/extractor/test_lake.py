@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
+import tempfile
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -156,6 +158,45 @@ def test_local_upload_leaves_no_temp_files(tmp_path: Path) -> None:
     lake.put_bytes("state/s.json", b"{}", if_none_match=True)
     names = [p.name for p in (tmp_path / "lake").rglob("*") if p.is_file()]
     assert sorted(names) == ["f.bin", "s.json"]
+
+
+def test_publish_file_publishes_and_removes_the_staged_file(storage: Storage, tmp_path: Path) -> None:
+    staged = Path(tempfile.mkdtemp(dir=storage.scratch_dir() or tmp_path)) / "f.bin"
+    staged.write_bytes(os.urandom(300_000))
+    expected = staged.read_bytes()
+    assert storage.publish_file(staged, "data/x/f.bin") == 300_000
+    assert not staged.exists()
+    assert storage.get_bytes("data/x/f.bin")[0] == expected
+    assert [i.key for i in storage.list("")] == ["data/x/f.bin"]  # the scratch dir is not an object
+
+
+def test_local_publish_renames_the_staged_file_instead_of_copying(tmp_path: Path) -> None:
+    lake = LocalStorage(tmp_path / "lake")
+    staged = Path(tempfile.mkdtemp(dir=lake.scratch_dir())) / "f.bin"
+    staged.write_bytes(b"abc")
+    inode = staged.stat().st_ino
+    lake.publish_file(staged, "data/f.bin")
+    assert (tmp_path / "lake" / "data" / "f.bin").stat().st_ino == inode
+
+
+def test_local_publish_from_another_filesystem_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lake = LocalStorage(tmp_path / "lake")
+    staged = tmp_path / "f.bin"
+    staged.write_bytes(b"abc")
+
+    real_replace = os.replace
+    moves = []
+
+    def across_filesystems(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        moves.append(Path(src))
+        if Path(src) == staged:  # a rename of the staged file itself: not possible across filesystems
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real_replace(src, dst)
+
+    monkeypatch.setattr("extractor.lake.os.replace", across_filesystems)
+    assert lake.publish_file(staged, "data/f.bin") == 3
+    assert moves[0] == staged and len(moves) == 2  # then a copy to a temp name, renamed into place
+    assert not staged.exists() and (tmp_path / "lake" / "data" / "f.bin").read_bytes() == b"abc"
 
 
 def test_list_is_recursive_sorted_and_prefix_filtered(storage: Storage) -> None:

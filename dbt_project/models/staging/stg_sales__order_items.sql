@@ -1,14 +1,16 @@
+{{ config(unique_key=['order_id', 'line_no']) }}
+
 with
 
 source as (
 
-    select * from {{ ref('lnd_sales__order_items') }}
+    {{ changed_versions(ref('lnd_sales__order_items'), ['order_id', 'line_no']) }}
 
 ),
 
 current_rows as (
 
-    {{ current_rows('source', ['order_id', 'line_no'], ['updated_at', 'order_id', 'line_no']) }}
+    {{ current_rows('source', ['order_id', 'line_no'], ['updated_at', 'order_id', 'line_no'], keep_deleted=lake_is_incremental()) }}
 
 ),
 
@@ -23,7 +25,9 @@ renamed as (
         current_rows.discount as discount,
         current_rows.updated_at as updated_at,
         current_rows._extracted_at as _extracted_at,
-        current_rows._batch_id as _batch_id
+        current_rows._batch_id as _batch_id,
+        current_rows._landed_at as _landed_at,
+        current_rows._current_op as _op
     from current_rows
 
 )

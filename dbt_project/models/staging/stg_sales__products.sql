@@ -1,16 +1,18 @@
+{{ config(unique_key='product_id') }}
+
 -- products is extracted with full_sync: no cursor, so the latest run wins (then _batch_id).
 
 with
 
 source as (
 
-    select * from {{ ref('lnd_sales__products') }}
+    {{ changed_versions(ref('lnd_sales__products'), ['product_id']) }}
 
 ),
 
 current_rows as (
 
-    {{ current_rows('source', ['product_id']) }}
+    {{ current_rows('source', ['product_id'], keep_deleted=lake_is_incremental()) }}
 
 ),
 
@@ -25,7 +27,9 @@ renamed as (
         (current_rows.is_active = 1) as is_active,
         current_rows.created_at as created_at,
         current_rows._extracted_at as _extracted_at,
-        current_rows._batch_id as _batch_id
+        current_rows._batch_id as _batch_id,
+        current_rows._landed_at as _landed_at,
+        current_rows._current_op as _op
     from current_rows
 
 )

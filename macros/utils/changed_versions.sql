@@ -1,0 +1,17 @@
+{#- The source of an incremental staging model: every landed version (upserts and tombstones) of the keys
+    that have a version landed after the newest `_landed_at` the model holds — all of them on the first
+    build or with --full-refresh. The current row of each such key is then recomputed from all its versions,
+    so a late-arriving old version or a tombstone resolves exactly as a full rebuild would. -#}
+{% macro changed_versions(landing, key_columns) -%}
+    select versions.*
+    from {{ landing }} as versions
+    {%- if lake_is_incremental() %}
+    where ({% for key in key_columns %}versions.{{ key }}{{ ", " if not loop.last }}{% endfor %}) in (
+        select {% for key in key_columns %}changed.{{ key }}{{ ", " if not loop.last }}{% endfor %}
+        from {{ landing }} as changed
+        where changed._landed_at > (
+            select coalesce(max(built._landed_at), cast('1900-01-01' as timestamp)) from {{ this }} as built
+        )
+    )
+    {%- endif %}
+{%- endmacro %}
