@@ -3,6 +3,11 @@
     build or with --full-refresh. The current row of each such key is then recomputed from all its versions,
     so a late-arriving old version or a tombstone resolves exactly as a full rebuild would. -#}
 {% macro changed_versions(landing, key_columns) -%}
+    {%- if lake_is_incremental() and not relation_has_column(this, '_landed_at') -%}
+        {{ exceptions.raise_compiler_error(
+            this ~ " was built before staging was incremental (it has no _landed_at column): rebuild it once"
+            ~ " with `dbt build --full-refresh --select " ~ this.identifier ~ "`") }}
+    {%- endif %}
     select versions.*
     from {{ landing }} as versions
     {%- if lake_is_incremental() %}

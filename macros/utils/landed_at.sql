@@ -4,7 +4,8 @@
     `_landed_at` (changed_versions), which is exact because of that. -#}
 {% macro landed_at() -%}
     {%- set now = adapter.dispatch('landed_at_now')() -%}
-    {%- if lake_is_incremental() -%}
+    {#- A landing table from before _landed_at existed gets the column (on_schema_change), NULL for old rows. -#}
+    {%- if lake_is_incremental() and relation_has_column(this, '_landed_at') -%}
         greatest({{ now }}, (select {{ dbt.dateadd('microsecond', 1, 'max(landed._landed_at)') }} from {{ this }} as landed))
     {%- else -%}
         {{ now }}

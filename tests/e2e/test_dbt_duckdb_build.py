@@ -6,6 +6,7 @@ fixture; the tests only read the resulting warehouse.
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -251,6 +252,23 @@ def test_staging_applies_the_changed_keys_instead_of_rebuilding(built: dict[str,
         text = " ".join(sql.split()).lower()
         assert text.startswith(f'delete from "warehouse"."main_staging"."stg_sales__{table}"'), table
         assert "where _op <> 'd'" in text, table
+
+
+def test_staging_built_before_it_was_incremental_asks_for_one_full_refresh(
+        built: dict[str, Any], capfd: pytest.CaptureFixture[str]) -> None:
+    tmp = built["tmp"]
+    old = tmp / "before-incremental-staging.duckdb"
+    shutil.copy(tmp / "warehouse.duckdb", old)
+    with duckdb.connect(str(old)) as conn:
+        conn.execute("alter table main_staging.stg_sales__orders drop column _landed_at")
+    capfd.readouterr()
+    rc = dbt.build(ROOT, tmp / "profiles", "duckdb", select="stg_sales__orders", vars={"lake_root": str(tmp / "lake")},
+                   extra=["--target-path", str(tmp / "target-old"), "--log-path", str(tmp / "logs-old")],
+                   env={"DBT_DUCKDB_PATH": str(old), "DBT_TARGET": "duckdb"})
+    out = " ".join(capfd.readouterr().out.split())
+    assert rc != 0
+    assert ("was built before staging was incremental (it has no _landed_at column): rebuild it once with "
+            "`dbt build --full-refresh --select stg_sales__orders`") in out
 
 
 def test_deleted_product_is_not_in_staging(built: dict[str, Any]) -> None:
