@@ -28,6 +28,7 @@ import pyarrow.fs as pafs
 from extractor.errors import LakeError, StateError
 
 _TMP_PREFIX = ".tmp-"
+_SCRATCH_RETENTION_SECONDS = 24 * 3600
 _CAS_PREFIX = ".cas-"
 _S3_DELETE_BATCH = 1000
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
@@ -337,10 +338,20 @@ class LocalStorage(Storage):
 
     def scratch_dir(self) -> str | None:
         """``<root>/.tmp-scratch``: on the lake's filesystem, so a published file is renamed, not copied;
-        hidden from ``list`` like every ``.tmp-`` name."""
+        hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there a day ago is removed
+        (a live writer's directory changes with every file it writes)."""
         path = self.root / f"{_TMP_PREFIX}scratch"
         try:
             path.mkdir(parents=True, exist_ok=True)
+            stale = datetime.now(UTC).timestamp() - _SCRATCH_RETENTION_SECONDS
+            for entry in os.scandir(path):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_mtime >= stale:
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
         except OSError as exc:
             raise self._io_error("create", f"{_TMP_PREFIX}scratch", exc) from exc
         return str(path)

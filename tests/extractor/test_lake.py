@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -177,6 +178,17 @@ def test_local_publish_renames_the_staged_file_instead_of_copying(tmp_path: Path
     inode = staged.stat().st_ino
     lake.publish_file(staged, "data/f.bin")
     assert (tmp_path / "lake" / "data" / "f.bin").stat().st_ino == inode
+
+
+def test_local_scratch_dir_drops_what_a_killed_writer_left_a_day_ago(tmp_path: Path) -> None:
+    lake = LocalStorage(tmp_path / "lake")
+    left = Path(tempfile.mkdtemp(dir=lake.scratch_dir()))
+    (left / "b.parquet").write_bytes(b"half a file")
+    live = Path(tempfile.mkdtemp(dir=lake.scratch_dir()))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(left, (two_days_ago, two_days_ago))
+    lake.scratch_dir()
+    assert not left.exists() and live.is_dir()
 
 
 def test_local_publish_from_another_filesystem_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
