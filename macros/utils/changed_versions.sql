@@ -5,8 +5,9 @@
 {% macro changed_versions(landing, key_columns) -%}
     {%- if lake_is_incremental() and not relation_has_column(this, '_landed_at') -%}
         {{ exceptions.raise_compiler_error(
-            this ~ " was built before staging was incremental (it has no _landed_at column): rebuild it once"
-            ~ " with `dbt build --full-refresh --select " ~ this.identifier ~ "`") }}
+            this ~ " has no _landed_at column (built before staging was incremental, or the model does not select"
+            ~ " current_rows._landed_at): select it, then rebuild once with `dbt build --full-refresh --select "
+            ~ this.identifier ~ "`") }}
     {%- endif %}
     select versions.*
     from {{ landing }} as versions

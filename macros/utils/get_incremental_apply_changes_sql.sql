@@ -10,6 +10,11 @@
         {{ exceptions.raise_compiler_error(
             "incremental_strategy 'apply_changes' needs unique_key: set config(unique_key=[...]) on " ~ this) }}
     {%- endif -%}
+    {%- if '_op' not in (arg_dict["dest_columns"] | map(attribute="name") | map("lower") | list) -%}
+        {{ exceptions.raise_compiler_error(
+            "incremental_strategy 'apply_changes' needs an _op column ('U', or 'D' for a deleted key) in " ~ target
+            ~ ": select current_rows._current_op as _op, then rebuild once with --full-refresh") }}
+    {%- endif -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- set key_list = keys | join(", ") -%}
     {%- set columns = get_quoted_csv(arg_dict["dest_columns"] | map(attribute="name")) -%}

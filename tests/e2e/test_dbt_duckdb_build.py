@@ -267,7 +267,8 @@ def test_staging_built_before_it_was_incremental_asks_for_one_full_refresh(
                    env={"DBT_DUCKDB_PATH": str(old), "DBT_TARGET": "duckdb"})
     out = " ".join(capfd.readouterr().out.split())
     assert rc != 0
-    assert ("was built before staging was incremental (it has no _landed_at column): rebuild it once with "
+    assert ("has no _landed_at column (built before staging was incremental, or the model does not select "
+            "current_rows._landed_at): select it, then rebuild once with "
             "`dbt build --full-refresh --select stg_sales__orders`") in out
 
 
