@@ -338,20 +338,22 @@ class LocalStorage(Storage):
 
     def scratch_dir(self) -> str | None:
         """``<root>/.tmp-scratch``: on the lake's filesystem, so a published file is renamed, not copied;
-        hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there a day ago is removed
-        (a live writer's directory changes with every file it writes)."""
+        hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there, untouched for a day,
+        is removed (a live writer's file changes with every page it writes)."""
         path = self.root / f"{_TMP_PREFIX}scratch"
         try:
             path.mkdir(parents=True, exist_ok=True)
             stale = datetime.now(UTC).timestamp() - _SCRATCH_RETENTION_SECONDS
             for entry in os.scandir(path):
                 with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_mtime >= stale:
+                    if not entry.is_dir(follow_symlinks=False):
+                        if entry.stat(follow_symlinks=False).st_mtime < stale:
+                            os.unlink(entry.path)
                         continue
-                    if entry.is_dir(follow_symlinks=False):
+                    touched = [entry.stat(follow_symlinks=False).st_mtime]
+                    touched += [f.stat(follow_symlinks=False).st_mtime for f in os.scandir(entry.path)]
+                    if max(touched) < stale:
                         shutil.rmtree(entry.path)
-                    else:
-                        os.unlink(entry.path)
         except OSError as exc:
             raise self._io_error("create", f"{_TMP_PREFIX}scratch", exc) from exc
         return str(path)

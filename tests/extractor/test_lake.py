@@ -185,10 +185,12 @@ def test_local_scratch_dir_drops_what_a_killed_writer_left_a_day_ago(tmp_path: P
     left = Path(tempfile.mkdtemp(dir=lake.scratch_dir()))
     (left / "b.parquet").write_bytes(b"half a file")
     live = Path(tempfile.mkdtemp(dir=lake.scratch_dir()))
+    (live / "c.parquet").write_bytes(b"a file still being written")
     two_days_ago = time.time() - 2 * 86400
-    os.utime(left, (two_days_ago, two_days_ago))
+    for old in (left, left / "b.parquet", live):  # the live directory is old, its open file is not
+        os.utime(old, (two_days_ago, two_days_ago))
     lake.scratch_dir()
-    assert not left.exists() and live.is_dir()
+    assert not left.exists() and (live / "c.parquet").is_file()
 
 
 def test_local_publish_from_another_filesystem_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
