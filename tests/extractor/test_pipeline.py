@@ -503,8 +503,7 @@ def test_enum_and_set_keys_are_refused_with_another_key_to_use(workspace, key_ty
     db.execute(f"CREATE TABLE k (k {key_type} NOT NULL PRIMARY KEY, code INT NOT NULL UNIQUE, v INT)",
                "INSERT INTO k VALUES ('mid', 1, 1)" if key_type.startswith("ENUM") else
                "INSERT INTO k VALUES ('a,b', 1, 1)")
-    path = workspace.write_pipeline("keys", KEYS_PIPELINE.format(lake=workspace.lake, reader="pymysql",
-                                                                 db=db.database))
+    path = _write_keys_pipeline(workspace, "pymysql")
     result = workspace.cli("sync", "-p", "keys", "--json")
     assert result.exit_code == 2, result.output
     error = json.loads(result.output)["tables"][0]["error"]
@@ -602,8 +601,14 @@ KEYS_PIPELINE = """
 pipeline: {{name: keys, source: sales_mysql, target: local_duckdb, target_schema: keys_raw, lake: "{lake}"}}
 defaults: {{batch_rows: 2, file_max_rows: 4, safety_lag_seconds: 0, reader: {reader}}}
 tables:
-  k: {{source_table: "{db}.k", cdc_strategy: full_sync, id_columns: [k]}}
+  k: {{source_table: "{db}.k", cdc_strategy: {strategy}, id_columns: [{ids}]}}
 """
+
+
+def _write_keys_pipeline(workspace, reader: str, strategy: str = "full_sync", ids: str = "k"):
+    """Pipeline ``keys`` over table ``k`` of the workspace's database; returns the file's path."""
+    return workspace.write_pipeline("keys", KEYS_PIPELINE.format(lake=workspace.lake, reader=reader,
+                                                                 db=workspace.db.database, strategy=strategy, ids=ids))
 
 
 @pytest.mark.parametrize("reader", READERS)
@@ -621,7 +626,7 @@ def test_keys_read_as_text_page_in_the_keys_own_order(workspace, reader, key_typ
     db.execute(f"CREATE TABLE k (k {key_type} PRIMARY KEY, v INT)",
                "INSERT INTO k VALUES " + ", ".join(f"('{key}', {i})" for i, key in enumerate(keys)))
     expected = [r[0] for r in db.query("SELECT CAST(k AS CHAR) FROM k ORDER BY k")]
-    workspace.write_pipeline("keys", KEYS_PIPELINE.format(lake=workspace.lake, reader=reader, db=db.database))
+    _write_keys_pipeline(workspace, reader)
     result = workspace.cli("sync", "-p", "keys", "--json")
     assert result.exit_code == 0, result.output
     landed = workspace.lake_rows("k", schema="keys_raw")
@@ -634,8 +639,7 @@ def test_the_id_strategy_reads_its_largest_float_key_that_text_would_round(works
     db = workspace.db
     # FLOAT keys are float32: as text MariaDB shows 0.3 for 0.30000001192…, and `k <= 0.3` misses that row.
     db.execute("CREATE TABLE k (k FLOAT PRIMARY KEY, v INT)", "INSERT INTO k VALUES (0.1, 1), (0.2, 2), (0.3, 3)")
-    pipeline = KEYS_PIPELINE.replace("full_sync", "id")
-    workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
+    _write_keys_pipeline(workspace, reader, "id")
     assert _synced_rows(workspace, "keys") == 3
     db.execute("INSERT INTO k VALUES (0.7, 4)")
     assert _synced_rows(workspace, "keys") == 1
@@ -649,8 +653,7 @@ def test_the_id_strategy_reads_every_bit_key_up_to_its_largest(workspace, reader
     # A BIT value arrives as bytes; MariaDB compares `k <= X'ff'` as strings, which only the zero key passes.
     db.execute("CREATE TABLE k (k BIT(16) PRIMARY KEY, v INT)",
                "INSERT INTO k VALUES (b'0', 1), (b'1', 2), (b'10000000', 3), (b'11111111', 4)")
-    pipeline = KEYS_PIPELINE.replace("full_sync", "id")
-    workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
+    _write_keys_pipeline(workspace, reader, "id")
     assert _synced_rows(workspace, "keys") == 4
     db.execute("INSERT INTO k VALUES (b'100000000', 5)")
     assert _synced_rows(workspace, "keys") == 1
@@ -665,8 +668,7 @@ def test_a_zero_date_in_a_key_stops_the_table_instead_of_skipping_the_rows_after
     rows = ", ".join(f"('{'0000-00-00' if i < 3 else f'2025-01-{i:02d}'}', {i})" for i in range(10))
     db.execute("SET SESSION sql_mode = ''", "CREATE TABLE k (k DATE NOT NULL, v INT, PRIMARY KEY (k, v))",
                f"INSERT INTO k VALUES {rows}")
-    pipeline = KEYS_PIPELINE.replace("full_sync", strategy).replace("[k]", "[k, v]")
-    workspace.write_pipeline("keys", pipeline.format(lake=workspace.lake, reader=reader, db=db.database))
+    _write_keys_pipeline(workspace, reader, strategy, ids="k, v")
     # A zero date lands as NULL; a position of NULL matched nothing, so 2 of 10 rows landed and the run succeeded.
     result = workspace.cli("sync", "-p", "keys", "--json")
     assert result.exit_code == 3, result.output
