@@ -105,9 +105,22 @@ def connect(
     except pymysql.err.MySQLError as exc:
         raise SourceError(
             f"cannot connect to MySQL as {source.username!r}: {redact(str(exc), [password])}",
-            where=where, hint="check host, port, credentials and that the server is reachable",
+            where=where, hint=_connect_hint(exc, database or source.database, getattr(source, "name", None)),
         ) from None
     return conn
+
+
+def _connect_hint(exc: pymysql.err.MySQLError, database: str | None, connection: str | None) -> str:
+    """What to fix for a refused connection, by the server's (or the client's) error code."""
+    code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+    of = f" of connection '{connection}' (connections.yml)" if connection else ""
+    if code in (1045, 1698):  # access denied
+        return f"check the username and password{of}"
+    if code == 1044:  # access denied to the database
+        return f"grant the user access to database {database!r}, or change the database{of}"
+    if code == 1049:  # unknown database
+        return f"create database {database!r}, or set the database{of} to one that exists"
+    return "check host, port, credentials and that the server is reachable"
 
 
 class _Connection(pymysql.connections.Connection):

@@ -972,6 +972,8 @@ def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOpt
     ctx = _RunContext(pipeline, source, storage, run_id, options)
     if ctx.reader != "pymysql" and not options.dry_run:
         preload_connectorx()
+    # A source that refuses every connection is one error for the run, not one per table.
+    mysql.connect(source).close()
     report = RunReport(run_id=run_id, pipeline=pipeline.name, started_at=datetime.now(UTC), dry_run=options.dry_run)
     failed: set[str] = set()
     levels = pipeline.ordered_tables(options.tables)

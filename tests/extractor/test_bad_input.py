@@ -138,7 +138,19 @@ def test_a_wrong_password_is_reported_without_the_password(cli: Cli) -> None:
     assert done.returncode == 3
     assert "cannot connect to MySQL as 'nobody': (1698, \"Access denied" in cli.lines(done)[0] or \
         "cannot connect to MySQL as 'nobody': (1045, \"Access denied" in cli.lines(done)[0]
+    assert cli.lines(done)[0].endswith("— check the username and password of connection 'sales_mysql' (connections.yml)")
     assert "s3cret-pw" not in done.stdout + done.stderr
+
+
+def test_an_unknown_default_database_is_one_error_for_the_whole_run(cli: Cli) -> None:
+    done = cli("sync", "-p", "sales", MYSQL_DATABASE="no_such_db")  # four tables, none of them reachable
+    assert done.returncode == 3
+    assert cli.lines(done) == [
+        f"error: {cli.env['MYSQL_HOST']}:{cli.env['MYSQL_PORT']}: cannot connect to MySQL as {cli.env['MYSQL_USER']!r}: "
+        "(1049, \"Unknown database "
+        "'no_such_db'\") — create database 'no_such_db', or set the database of connection 'sales_mysql' "
+        "(connections.yml) to one that exists"]
+    assert not (cli.tmp / "lake").exists()
 
 
 # -- data -----------------------------------------------------------------------------------------------
