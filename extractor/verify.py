@@ -191,6 +191,10 @@ class VerifyReport:
             if t.deleted_at_source:
                 lines.append(f"note: {t.table}: {t.deleted_at_source} key(s) deleted at the source are still "
                              "current in the lake (hard deletes are invisible to cursor CDC)")
+            if t.strategy == "id" and t.different_in_lake:
+                lines.append(f"note: {t.table}: {t.different_in_lake:,} row(s) changed in MySQL after they were "
+                             "extracted: cdc_strategy id lands each key once and never sees updates — use hybrid "
+                             "with a cursor column for a table whose rows change")
             if t.warehouse_skipped_columns:
                 lines.append(f"note: {t.table}: warehouse not compared on renamed/missing column(s) "
                              f"{', '.join(t.warehouse_skipped_columns)}")

@@ -205,3 +205,17 @@ def test_a_lake_file_that_cannot_be_read_is_a_lake_error_not_a_traceback(workspa
     error = next(line for line in result.output.splitlines() if line.startswith("error: "))
     assert error.startswith("error: things: not checked: ") and "cannot read the lake's data files" in error
     assert "too small to be a Parquet file" in error and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("strategy", ["id", "full_sync"])
+def test_updates_to_an_id_table_are_explained_by_its_strategy(workspace, strategy):
+    _things(workspace)
+    _pipeline(workspace, strategy=strategy)
+    assert workspace.cli("sync", "-p", "keys").exit_code == 0
+    workspace.db.execute("UPDATE things SET v = 'z' WHERE k IN (1, 2)")
+
+    result = _verify(workspace)
+    assert result.exit_code == 7, result.output
+    note = ("note: things: 2 row(s) changed in MySQL after they were extracted: cdc_strategy id lands each key "
+            "once and never sees updates — use hybrid with a cursor column for a table whose rows change")
+    assert (note in result.output.splitlines()) == (strategy == "id")
