@@ -114,6 +114,14 @@ def test_a_table_without_a_key_is_refused_at_its_run(cli: Cli) -> None:
             "unique, NOT NULL column set") in cli.lines(done)[0]
 
 
+def test_an_empty_full_sync_table_is_reported_empty_not_unchanged(cli: Cli) -> None:
+    cli.odd_pipeline("CREATE TABLE odd (id INT PRIMARY KEY, v INT)", cdc_strategy="full_sync")
+    done = cli("sync", "-p", "odd")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "odd: 0 rows — the table is empty" in done.stdout.splitlines()
+    assert "nothing changed" not in done.stdout
+
+
 def test_a_table_without_a_primary_key_is_keyed_by_its_unique_not_null_key(cli: Cli) -> None:
     cli.odd_pipeline("CREATE TABLE odd (a INT, code VARCHAR(8) NOT NULL, alt INT, UNIQUE KEY (alt),"
                      " UNIQUE KEY (code))", cdc_strategy="full_sync")
