@@ -337,9 +337,11 @@ class LocalStorage(Storage):
             raise self._io_error("upload", key, exc) from exc
 
     def scratch_dir(self) -> str | None:
-        """``<root>/.tmp-scratch``: on the lake's filesystem, so a published file is renamed, not copied;
-        hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there, untouched for a day,
-        is removed (a live writer's file changes with every page it writes)."""
+        """``<root>/.tmp-scratch``: on the lake's filesystem, so a published file is renamed, not copied.
+
+        Hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there, untouched for a day,
+        is removed (a live writer's file changes with every page it writes).
+        """
         path = self.root / f"{_TMP_PREFIX}scratch"
         try:
             path.mkdir(parents=True, exist_ok=True)
