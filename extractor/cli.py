@@ -385,10 +385,9 @@ def _report_text(report: RunReport) -> str:
     lines = [_columns([{k: k for k in keys}, *rows], keys)]
     for t in report.tables:
         if t.status == "success" and t.rows == 0 and not t.adopted_files:
-            if t.strategy == "full_sync":  # every run reads the whole table
-                lines.append(f"{t.table}: 0 rows — the table is empty")
-            else:
-                lines.append(f"{t.table}: 0 rows — nothing changed since {t.position_before or 'the last run'}")
+            why = ("the table is empty" if t.strategy == "full_sync"  # every run reads the whole table
+                   else f"nothing changed since {t.position_before or 'the last run'}")
+            lines.append(f"{t.table}: 0 rows — {why}")
         for w in t.warnings:
             lines.append(f"warning: {t.table}: {w}")
         if t.null_cursor_rows:

@@ -89,6 +89,7 @@ def connect(
     """
     password = secret_value(source)
     where = f"{source.host}:{source.port}"
+    database = database or source.database or None
     if getattr(source, "ssh_tunnel", None) is not None:
         raise ConfigError(
             "ssh_tunnel is not supported by this version of the extractor",
@@ -98,14 +99,14 @@ def connect(
     try:
         conn = _Connection(
             host=source.host, port=int(source.port), user=source.username, password=password,
-            database=database or source.database or None, charset="utf8mb4", autocommit=True,
+            database=database, charset="utf8mb4", autocommit=True,
             connect_timeout=source.connect_timeout, read_timeout=source.read_timeout,
             write_timeout=source.read_timeout, init_command=UTC_SESSION, **pymysql_options,
         )
     except pymysql.err.MySQLError as exc:
         raise SourceError(
             f"cannot connect to MySQL as {source.username!r}: {redact(str(exc), [password])}",
-            where=where, hint=_connect_hint(exc, database or source.database, getattr(source, "name", None)),
+            where=where, hint=_connect_hint(exc, database, getattr(source, "name", None)),
         ) from None
     return conn
 
