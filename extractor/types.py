@@ -264,14 +264,19 @@ def select_expression(col: Column, reader: ReaderKind, *, native_dates: bool = F
         # An invalid date (2024-02-30, stored under ALLOW_INVALID_DATES) has a TO_DAYS, of the day it rolls
         # over to (2024-03-01): it becomes the sentinel too, like a zero date, not another valid date.
         invalid = f"DAYOFMONTH({q}) > DAYOFMONTH(LAST_DAY({q}))"
+        # TO_DAYS/TO_SECONDS count year 0 as a common year, the other readers (and Arrow) as the proleptic
+        # Gregorian leap year it is: its January and February are one day earlier than TO_DAYS says.
+        year0_jan_feb = f"({q} < '0000-03-01')"
         if kind == "decimal" and _connectorx_decimal_is_exact(col):
             pass  # read natively as decimal(38,10), cast exactly to decimal(p,s) afterwards
         elif kind in ("decimal", "special_text") or col.data_type.lower() == "json":  # MySQL 8 JSON type
             expr = f"CAST({q} AS CHAR)"
         elif kind == "date":
-            expr = f"IF({invalid}, {ZERO_DATE_SENTINEL}, IFNULL(TO_DAYS({q}) - {_TO_DAYS_EPOCH}, {sentinel}))"
+            days = f"TO_DAYS({q}) - {_TO_DAYS_EPOCH} - {year0_jan_feb}"
+            expr = f"IF({invalid}, {ZERO_DATE_SENTINEL}, IFNULL({days}, {sentinel}))"
         elif kind == "datetime":
-            micros = f"(TO_SECONDS({q}) - {_TO_SECONDS_EPOCH}) * 1000000 + MICROSECOND({q})"
+            seconds = f"TO_SECONDS({q}) - {_TO_SECONDS_EPOCH} - {year0_jan_feb} * 86400"
+            micros = f"({seconds}) * 1000000 + MICROSECOND({q})"
             expr = f"IF({invalid}, {ZERO_DATE_SENTINEL}, IFNULL({micros}, {sentinel}))"
         elif kind == "timestamp":
             # UNIX_TIMESTAMP of a TIMESTAMP column is its stored UTC value: no session time zone involved.

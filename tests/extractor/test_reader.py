@@ -222,6 +222,41 @@ def test_invalid_dates_land_as_null_and_are_counted_like_zero_dates(mysql_db, ki
     assert result.zero_dates == {"d": 2, "dt": 2}
 
 
+def test_year_zero_dates_land_as_the_same_day_whichever_way_they_are_read(mysql_db):
+    """MySQL's TO_DAYS counts year 0 as a common year; Arrow, connectorx's native dates and the pymysql text
+    path count it as the proleptic leap year. The exact-date expressions (used once a table has shown a zero
+    date) landed 0000-01-01 and 0000-02-28 one day late."""
+    mysql_db.execute(
+        "SET SESSION sql_mode = ''",
+        "CREATE TABLE y (id INT PRIMARY KEY, d DATE, dt DATETIME(6))",
+        "INSERT INTO y VALUES (1, '0000-01-01', '0000-01-01 10:00:00.5'), (2, '0000-02-28', '0000-02-28 23:59:59'),"
+        " (3, '0000-03-01', '0000-03-01 00:00:00'), (4, '0001-01-01', '0001-01-01 00:00:00.000001'),"
+        " (5, '1582-10-04', '1582-10-15 12:00:00'), (6, '0000-00-00', '0000-00-00 00:00:00')",
+    )
+    conn = mysql.connect(source_for(mysql_db))
+    info = mysql.describe_table(conn, mysql_db.database, "y")
+    conn.close()
+    sql = f"FROM `{mysql_db.database}`.`y` WHERE `id` <= %s ORDER BY `id`"
+    texts = pa.table({
+        "d": ["0000-01-01", "0000-02-28", "0000-03-01", "0001-01-01", "1582-10-04"],
+        "dt": ["0000-01-01 10:00:00.5", "0000-02-28 23:59:59", "0000-03-01 00:00:00", "0001-01-01 00:00:00.000001",
+               "1582-10-15 12:00:00"],
+    })
+    expected = {"d": texts["d"].cast(pa.date32()).cast(pa.int32()).to_pylist(),
+                "dt": texts["dt"].cast(pa.timestamp("us")).cast(pa.int64()).to_pylist()}
+
+    def as_ints(table: pa.Table) -> dict[str, list]:
+        return {"d": table["d"].cast(pa.int32()).to_pylist()[:5], "dt": table["dt"].cast(pa.int64()).to_pylist()[:5]}
+
+    cx = ConnectorxReader(source_for(mysql_db))
+    native = cx.read(info.columns, sql, [5])
+    exact = cx.read(info.columns, sql, [6])  # the zero date switches the table to the exact expressions
+    assert f"{mysql_db.database}.y" in reader._EXACT_DATE_TABLES
+    text = PymysqlReader(source_for(mysql_db)).read(info.columns, sql, [6])
+    assert as_ints(native.table) == as_ints(exact.table) == as_ints(text.table) == expected
+    assert exact.zero_dates == text.zero_dates == {"d": 1, "dt": 1}
+
+
 def test_every_column_of_the_table_is_mapped(every_type):
     _, info = every_type
     assert {c.data_type for c in info.columns} >= {
