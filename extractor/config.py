@@ -61,6 +61,19 @@ def _check_source_name(value: str) -> str:
 
 SourceName = Annotated[str, AfterValidator(_check_source_name)]
 
+# `db.table`; a part that contains a dot (or a backtick) is written in backticks, `` doubling a backtick.
+_QUOTED_OR_PLAIN = r"(`(?:[^`]|``)+`|[^.`]+)"
+_SOURCE_TABLE_RE = re.compile(rf"{_QUOTED_OR_PLAIN}\.{_QUOTED_OR_PLAIN}")
+
+
+def split_source_table(value: str) -> tuple[str, str]:
+    """``db.table`` → ``(db, table)``; a name with a dot in it is quoted as in MySQL: ``sales.`order.items```."""
+    match = _SOURCE_TABLE_RE.fullmatch(value)
+    if not match:
+        raise ValueError(f"{value!r} must be 'db.table' (a name that contains a dot in backticks: db.`a.b`)")
+    db, table = (p[1:-1].replace("``", "`") if p.startswith("`") else p for p in match.groups())
+    return _check_source_name(db), _check_source_name(table)
+
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
     """``did you mean 'x'?`` for the closest of ``choices``, or None."""
@@ -228,11 +241,7 @@ class TableConfig(_Model):
     @field_validator("source_table")
     @classmethod
     def _db_dot_table(cls, value: str) -> str:
-        parts = value.split(".")
-        if len(parts) != 2:
-            raise ValueError(f"{value!r} must be 'db.table'")
-        for part in parts:
-            _check_source_name(part)
+        split_source_table(value)
         return value
 
     @field_validator("cdc_strategy", mode="before")
@@ -260,12 +269,12 @@ class TableConfig(_Model):
     @property
     def source_db(self) -> str:
         """The MySQL database part of ``source_table``."""
-        return self.source_table.split(".")[0]
+        return split_source_table(self.source_table)[0]
 
     @property
     def source_name(self) -> str:
         """The MySQL table part of ``source_table``."""
-        return self.source_table.split(".")[1]
+        return split_source_table(self.source_table)[1]
 
     @property
     def target(self) -> str:
@@ -828,10 +837,10 @@ def adhoc_pipeline(
     conn = project.source(source)
     built: dict[str, TableConfig] = {}
     for spec in tables:
-        full = spec if "." in spec or not conn.database else f"{conn.database}.{spec}"
+        full = spec if _is_db_dot_table(spec) or not conn.database else f"{conn.database}.{spec}"
         # The lake and warehouse name must be a plain identifier; the MySQL name may be anything. A name
         # that had to change gets a short digest of the original, so `a-b` and `a_b` never share a prefix.
-        original = full.split(".")[-1]
+        original = split_source_table(full)[1] if _is_db_dot_table(full) else full.split(".")[-1]
         name = re.sub(r"[^A-Za-z0-9_$]", "_", original)
         if name != original:
             name = f"{name[:55]}_{hashlib.sha256(original.encode()).hexdigest()[:8]}"
@@ -867,3 +876,11 @@ def adhoc_pipeline(
         base=(),
         what=f"ad-hoc pipeline of '{source}'",
     )
+
+
+def _is_db_dot_table(value: str) -> bool:
+    try:
+        split_source_table(value)
+    except ValueError:
+        return False
+    return True

@@ -65,14 +65,16 @@ def _tables(pipeline: Any) -> list[tuple[str, Any]]:
 
 
 def _source_db_and_table(table_name: str, table: Any) -> tuple[str, str]:
+    from extractor.config import split_source_table  # noqa: PLC0415
+
     source_table = _get(table, "source_table") or table_name
-    if "." not in source_table:
+    try:
+        return split_source_table(source_table)
+    except ValueError:
         raise WarehouseError(
             f"table {table_name!r} has source_table {source_table!r}",
-            hint="write it as db.table so the lake path can be derived",
-        )
-    db, name = source_table.split(".", 1)
-    return db, name
+            hint="write it as db.table (a name that contains a dot in backticks) so the lake path can be derived",
+        ) from None
 
 
 def _target(table_name: str, table: Any) -> str:

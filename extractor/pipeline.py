@@ -46,6 +46,8 @@ from extractor.reader import (
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
+_q = mysql.quote_ident
+
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 CURSOR_TYPES = {"datetime", "timestamp", "date", *INTEGER_TYPES}
 ProgressFn = Callable[[str, int, int], None]
@@ -209,7 +211,8 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         if not mysql.has_index_prefix(info, [cursor]):
             warnings.append(
                 f"no index starts with {cursor}: every incremental run scans the whole table — "
-                f"CREATE INDEX ix_{table.source_name}_{cursor} ON {table.source_table} ({', '.join((cursor, *ids))})"
+                f"CREATE INDEX {_q(f'ix_{table.source_name}_{cursor}'[:64])}"
+                f" ON {_q(table.source_db)}.{_q(table.source_name)} ({', '.join(_q(c) for c in (cursor, *ids))})"
             )
     else:
         cursor = None

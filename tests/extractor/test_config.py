@@ -308,7 +308,8 @@ def test_each_strategy_requires_its_keys(make_config, body, error):
         ("depends_on: ['cust;omers']", "cust;omers", "not a safe identifier"),
         ("cursor_column: 'updated_at '", "updated_at ", "not a MySQL name"),
         ('id_columns: ["or\\tder"]', "or\\tder", "not a MySQL name"),
-        ("source_table: 'shop.'", "''", "not a MySQL name"),
+        ("source_table: 'shop.'", "'shop.'", "must be 'db.table'"),
+        ("source_table: 'shop.`or\tder`'", "or\\tder", "not a MySQL name"),
     ],
 )
 def test_unsafe_identifiers_are_refused(make_config, body, bad, why):
@@ -345,6 +346,28 @@ def test_mysql_names_that_need_quoting_are_accepted(make_config, body):
 )
 def test_names_and_source_table_are_validated(make_config, pipeline, message):
     assert message in load_error(make_config(pipeline=pipeline))
+
+
+@pytest.mark.parametrize(
+    ("source_table", "parts"),
+    [
+        ("shop.orders", ("shop", "orders")),
+        ("shop.`order.items`", ("shop", "order.items")),
+        ("`my.shop`.`a``b.c`", ("my.shop", "a`b.c")),
+        ("`shop`.orders", ("shop", "orders")),
+    ],
+)
+def test_names_with_dots_are_written_in_backticks(make_config, source_table, parts):
+    text = with_table(f"source_table: '{source_table}'\ncdc_strategy: full_sync\n")
+    table = load_project(make_config(pipeline=text)).pipeline("shop").table("orders")
+    assert (table.source_db, table.source_name) == parts
+
+
+@pytest.mark.parametrize("source_table", ["shop.order.items", "shop.`order.items", "shop.``", "`shop.orders`"])
+def test_an_unquoted_dot_in_source_table_says_how_to_quote_it(make_config, source_table):
+    text = with_table(f"source_table: '{source_table}'\ncdc_strategy: full_sync\n")
+    assert "must be 'db.table' (a name that contains a dot in backticks: db.`a.b`)" in load_error(
+        make_config(pipeline=text))
 
 
 def test_depends_on_must_name_a_table_of_the_pipeline(make_config):
@@ -550,10 +573,10 @@ def test_adhoc_pipeline_leaves_strategy_to_discovery(make_config, tmp_path):
 
 def test_adhoc_names_that_had_to_change_keep_apart_from_each_other(make_config):
     project = load_project(make_config())
-    tables = ["shop.a-b", "shop.a_b", "shop.a b", "shop.ťàblé"]
+    tables = ["shop.a-b", "shop.a_b", "shop.a b", "shop.ťàblé", "shop.`a.b`"]
     names = list(adhoc_pipeline(project, source="src", target_schema="s", tables=tables, lake="l").tables)
-    assert names[1] == "a_b" and len(set(names)) == 4  # `a-b` and `a b` no longer land as `a_b`
-    assert names[0].startswith("a_b_") and names[3].startswith("__bl__")
+    assert names[1] == "a_b" and len(set(names)) == 5  # `a-b`, `a b` and `a.b` no longer land as `a_b`
+    assert names[0].startswith("a_b_") and names[3].startswith("__bl__") and names[4].startswith("a_b_")
     again = list(adhoc_pipeline(project, source="src", target_schema="s", tables=tables, lake="l").tables)
     assert again == names  # stable from run to run: the watermark is found again
 
