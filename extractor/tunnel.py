@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import os
 import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ def endpoint(source: Any) -> tuple[str, int]:
         opened = _OPEN.get(key)
         if opened is not None and opened.connection.is_closed():
             log.warning("%s: the SSH tunnel was closed; reopening it", _where(source, tunnel))
+            _loop().call_soon_threadsafe(opened.listener.close)
             _OPEN.pop(key)
             opened = None
         if opened is None:
@@ -117,7 +119,9 @@ def forward_refusal(source: Any) -> SourceError | None:
     that is closed without a handshake, which MySQL counts against ``max_connect_errors``.
     """
     tunnel = getattr(source, "ssh_tunnel", None)
-    opened = _OPEN.get((tunnel, source.host, int(source.port))) if tunnel is not None else None
+    if tunnel is None:
+        return None
+    opened = _OPEN.get((tunnel, source.host, int(source.port)))
     if opened is None or opened.connection.is_closed():
         return None
     import asyncssh
@@ -230,9 +234,10 @@ async def _open(source: Any, tunnel: _Tunnel) -> _Open:
             hint="check ssh_tunnel.host and port and that a firewall lets this machine reach it "
                  "(connect_timeout of the connection sets the wait)",
         ) from None
-    except OSError as exc:
+    except OSError as exc:  # refused, unknown host name, unreachable network
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror or str(exc)
         raise SourceError(
-            f"cannot reach the SSH bastion: {_redact(exc.strerror or str(exc), source)}", where=where,
+            f"cannot reach the SSH bastion: {_redact(reason, source)}", where=where,
             hint="check ssh_tunnel.host and port in connections.yml and that the bastion is up",
         ) from None
     try:
@@ -309,7 +314,7 @@ def _host_key_error(
             known = []
     if known:
         return SourceError(
-            f"the bastion's host key ({shown}) does not match the one {file} has for it — the bastion was "
+            f"the bastion's host key ({shown}) does not match the one {file} has for it: the bastion was "
             "reinstalled, or someone is intercepting the connection", where=where,
             hint=f"only if its administrator confirms the new fingerprint: ssh-keygen -R '{entry}' -f {file}, "
                  f"then ssh-keyscan {port_opt}{tunnel.host} >> {file}",

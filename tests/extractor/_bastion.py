@@ -30,6 +30,7 @@ class Bastion:
     connections: int = 0  # SSH connections accepted
     clean_closes: int = 0  # SSH connections the client closed cleanly
     channels: list[tuple[str, int]] = field(default_factory=list)  # direct-tcpip requests
+    open_connections: list[asyncssh.SSHServerConnection] = field(default_factory=list)
     _loop: asyncio.AbstractEventLoop | None = None
     _server: asyncssh.SSHAcceptor | None = None
     _thread: threading.Thread | None = None
@@ -54,6 +55,17 @@ class Bastion:
             authorized_client_keys=authorized, config=[],
         )
 
+    def drop_connections(self) -> None:
+        """Close every client's SSH connection from the server side (a bastion restart)."""
+        assert self._loop
+
+        async def drop() -> None:
+            for conn in self.open_connections:
+                conn.close()
+                await conn.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(drop(), self._loop).result(10)
+
     def stop(self) -> None:
         assert self._loop and self._server and self._thread
 
@@ -75,6 +87,7 @@ class _Server(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._bastion.connections += 1
+        self._bastion.open_connections.append(conn)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is None:
