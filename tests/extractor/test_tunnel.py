@@ -80,7 +80,7 @@ def by_key(workspace, lake: Path, table: str, schema: str = "sales_raw") -> list
 
 
 def sync(workspace, lake: Path, *args: str) -> dict:
-    os.environ["EXTRACTOR_LAKE"] = str(lake)  # the workspace fixture's monkeypatch restores it
+    os.environ["EXTRACTOR_LAKE"] = str(lake)  # set by the workspace fixture's monkeypatch, which restores it
     result = workspace.cli("sync", *args, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -245,11 +245,12 @@ def test_a_tunnel_the_bastion_dropped_is_reopened_on_the_next_connect(bastion, k
 # ------------------------------------------------------------------------------------------------- failures
 
 
-def test_a_wrong_ssh_password_is_one_line_without_any_secret(workspace, bastion, known_hosts, mysql_db):
+def test_a_wrong_ssh_password_is_one_line_without_any_secret(workspace, bastion, known_hosts, mysql_db, monkeypatch):
     user, mysql_password = f"u_{uuid.uuid4().hex[:10]}", f"My-{uuid.uuid4().hex}"
     mysql_db.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{mysql_password}'")
     try:
-        os.environ.update(MYSQL_USER=user, MYSQL_PASSWORD=mysql_password)
+        monkeypatch.setenv("MYSQL_USER", user)
+        monkeypatch.setenv("MYSQL_PASSWORD", mysql_password)
         use_tunnel(workspace, bastion, password=SSH_PASSWORD + "x", known_hosts=str(known_hosts))
 
         tested = workspace.cli("connections", "test", "sales_mysql", "--env", "tunnel")
