@@ -460,9 +460,10 @@ class _ErrorGuard:
             if exc.args and exc.args[0] in _TRANSIENT_ERRNOS:
                 raise _LostConnection(message) from None
             raise SourceError(f"query failed: {message}", where=where) from None
-        if isinstance(exc, SourceError) and "cannot connect to MySQL" in exc.message and \
-                any(f"({n}," in exc.message for n in _TRANSIENT_ERRNOS):
-            raise _LostConnection(exc.message) from None  # a reconnect refused while the server restarts
+        if isinstance(exc, SourceError) and ("cannot connect to MySQL" in exc.message and any(
+                f"({n}," in exc.message for n in _TRANSIENT_ERRNOS) or "refused to forward" in exc.message):
+            # a reconnect refused while the server restarts (directly, or as the SSH bastion reports it)
+            raise _LostConnection(exc.message) from None
 
 
 def _pymysql_params(params: Sequence[Any]) -> tuple[Any, ...]:
