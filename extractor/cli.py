@@ -223,7 +223,9 @@ def _address(conn: SourceConnection | TargetConnection) -> str:
         return conn.path or ""
     if not conn.host:
         return "(no host)"
-    return f"{conn.host}:{conn.port}/{conn.database or ''}"
+    bastion = conn.ssh_tunnel if isinstance(conn, SourceConnection) else None
+    via = f" via ssh {bastion.host}:{bastion.port}" if bastion else ""
+    return f"{conn.host}:{conn.port}/{conn.database or ''}{via}"
 
 
 @connections_app.command("list")
@@ -287,19 +289,20 @@ def _check(conn: SourceConnection | TargetConnection) -> dict[str, Any]:
     if isinstance(conn, SourceConnection):
         import pymysql
 
-        from extractor import mysql  # lazy: keeps `extractor --help` fast
+        from extractor import mysql, tunnel  # lazy: keeps `extractor --help` fast
 
-        link = mysql.connect(conn)
+        link = mysql.connect(conn)  # through the SSH tunnel, opened here, when the connection has one
         try:
             connected = time.perf_counter()
             server = mysql.scalar(link, "SELECT VERSION()")
         except pymysql.err.MySQLError as exc:
-            raise SourceError(f"SELECT VERSION() failed: {exc}", where=f"{conn.host}:{conn.port}") from None
+            raise SourceError(f"SELECT VERSION() failed: {exc}", where=tunnel.address(conn)) from None
         finally:
             link.close()
         result["connect_ms"] = round((connected - start) * 1000, 1)
         result["latency_ms"] = round((time.perf_counter() - connected) * 1000, 1)
-        result["detail"] = f"{server} ({result['latency_ms']} ms query, {result['connect_ms']} ms connect)"
+        via = f", via SSH {conn.ssh_tunnel.host}:{conn.ssh_tunnel.port}" if conn.ssh_tunnel else ""
+        result["detail"] = f"{server} ({result['latency_ms']} ms query, {result['connect_ms']} ms connect{via})"
     elif conn.type == "duckdb":
         result["detail"] = _check_duckdb(conn)
     elif not conn.host:

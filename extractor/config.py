@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
-from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -36,7 +35,7 @@ from extractor.errors import ConfigError
 _IDENT_RE = re.compile(r"[A-Za-z0-9_$]{1,64}")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _STRATEGIES = ("hybrid", "timestamp", "id", "full_sync")
-_SECRET_WORDS = ("password", "secret", "token")
+_SECRET_WORDS = ("password", "passphrase", "secret", "token")
 
 _KeyPath = tuple[str | int, ...]
 
@@ -129,13 +128,32 @@ class _Connection(_Model):
 
 
 class SshTunnel(_Connection):
-    """An SSH jump host in front of a MySQL source."""
+    """An SSH bastion in front of a MySQL source: every connection to the source goes through it.
+
+    Authentication by ``key_file`` (``key_passphrase`` if the key is encrypted) and/or ``password``. The
+    bastion's host key must be in ``known_hosts``; ``insecure_skip_host_key_check`` turns that check off
+    (anyone on the network path can then read the MySQL password and the data).
+    """
 
     host: str
-    port: int = 22
+    port: int = Field(default=22, ge=1, le=65535)
     username: str
     key_file: str | None = None
+    key_passphrase: SecretStr = SecretStr("")
     password: SecretStr = SecretStr("")
+    known_hosts: str = Field(default="~/.ssh/known_hosts", validate_default=True)
+    insecure_skip_host_key_check: bool = False
+
+    @field_validator("key_file", "known_hosts")
+    @classmethod
+    def _expand_path(cls, value: str | None) -> str | None:
+        return str(Path(value).expanduser().absolute()) if value else value
+
+    @model_validator(mode="after")
+    def _has_a_credential(self) -> SshTunnel:
+        if not self.key_file and not self.password.get_secret_value():
+            raise ValueError("ssh_tunnel needs 'key_file' or 'password' (or both)")
+        return self
 
 
 class SourceConnection(_Connection):
@@ -153,11 +171,13 @@ class SourceConnection(_Connection):
     ssh_tunnel: SshTunnel | None = None
 
     def uri(self) -> str:
-        """``mysql://user:pass@host:port/db`` for connectorx only — never print or log it."""
-        auth = quote(self.username, safe="")
-        if self.password.get_secret_value():
-            auth += ":" + quote(self.password.get_secret_value(), safe="")
-        return f"mysql://{auth}@{self.host}:{self.port}/{quote(self.database or '', safe='')}"
+        """``mysql://user:pass@host:port/db`` for connectorx only (through the SSH tunnel, opened if need be).
+
+        Never print or log it.
+        """
+        from extractor.mysql import connection_uri  # lazy: the CLI starts without pymysql
+
+        return connection_uri(self)
 
 
 class TargetConnection(_Connection):

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import pymysql
 
-from extractor.errors import ConfigError, SourceError
+from extractor import tunnel
+from extractor.errors import SourceError
 from extractor.types import Column
 
 # MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
@@ -85,30 +87,46 @@ def connect(
 ) -> pymysql.connections.Connection:
     """A pymysql connection pinned to UTC, utf8mb4 and autocommit; failures are SourceErrors.
 
+    A source with ``ssh_tunnel`` is reached through the process's tunnel to it (:mod:`extractor.tunnel`).
     ``pymysql_options`` go to ``pymysql.connect`` as they are (the pymysql reader passes ``conv``).
     """
     password = secret_value(source)
-    where = f"{source.host}:{source.port}"
+    where = tunnel.address(source)
     database = database or source.database or None
-    if getattr(source, "ssh_tunnel", None) is not None:
-        raise ConfigError(
-            "ssh_tunnel is not supported by this version of the extractor",
-            where=f"connection {getattr(source, 'name', where)}",
-            hint="open the tunnel outside (ssh -N -L 13306:<db host>:3306 <bastion>) and point host/port at it",
-        )
+    host, port = tunnel.endpoint(source)
     try:
         conn = _Connection(
-            host=source.host, port=int(source.port), user=source.username, password=password,
+            host=host, port=port, user=source.username, password=password,
             database=database, charset="utf8mb4", autocommit=True,
             connect_timeout=source.connect_timeout, read_timeout=source.read_timeout,
             write_timeout=source.read_timeout, init_command=UTC_SESSION, **pymysql_options,
         )
     except pymysql.err.MySQLError as exc:
+        code = exc.args[0] if exc.args else None
+        refusal = tunnel.forward_refusal(source) if code in _LOST_CODES else None
+        if refusal is not None:
+            raise refusal from None
+        detail = redact(str(exc), [password, *tunnel.secrets(source)])
         raise SourceError(
-            f"cannot connect to MySQL as {source.username!r}: {redact(str(exc), [password])}",
+            f"cannot connect to MySQL as {source.username!r}: {detail}",
             where=where, hint=_connect_hint(exc, database, getattr(source, "name", None)),
         ) from None
     return conn
+
+
+#: Client errors of a connection the other end closed or never answered (a tunnel that cannot forward).
+_LOST_CODES = (2003, 2006, 2013)
+
+
+def connection_uri(source: SourceLike) -> str:
+    """``mysql://user:pass@host:port/db`` for connectorx — through the SSH tunnel if there is one.
+
+    It holds the password: never print or log it.
+    """
+    host, port = tunnel.endpoint(source)
+    user = quote(source.username, safe="")
+    password = quote(secret_value(source), safe="")
+    return f"mysql://{user}:{password}@{host}:{port}/{quote(source.database or '', safe='')}"
 
 
 def _connect_hint(exc: pymysql.err.MySQLError, database: str | None, connection: str | None) -> str:

@@ -16,7 +16,6 @@ import os
 import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,7 +27,7 @@ import pymysql
 import pymysql.converters
 from pymysql.constants import FIELD_TYPE
 
-from extractor import mysql
+from extractor import mysql, tunnel
 from extractor.errors import ConfigError, DataError, SourceError
 from extractor.types import (
     DATE_KINDS,
@@ -250,13 +249,6 @@ def _bind_literals(sql: str, params: Sequence[Any]) -> str:
     return bound
 
 
-def _connectorx_uri(source: mysql.SourceLike) -> str:
-    user = urllib.parse.quote(source.username, safe="")
-    password = urllib.parse.quote(mysql.secret_value(source), safe="")
-    database = urllib.parse.quote(source.database or "", safe="")
-    return f"mysql://{user}:{password}@{source.host}:{int(source.port)}/{database}"
-
-
 def _table_of(columns: Sequence[Column]) -> str | None:
     return columns[0].table or None if columns else None
 
@@ -281,8 +273,6 @@ class ConnectorxReader:
 
     def __init__(self, source: mysql.SourceLike) -> None:
         self._source = source
-        self._uri = _connectorx_uri(source)
-        self._secrets = [mysql.secret_value(source), self._uri]
 
     def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
         """Run the query through connectorx (values inlined by ``_sql_literal``) and conform the result."""
@@ -296,13 +286,16 @@ class ConnectorxReader:
             attempt += 1
             failure: str | None = None
             panicked = False
+            # Built per query: a tunnel the bastion dropped is reopened on another local port.
+            uri = mysql.connection_uri(self._source)
             try:
-                raw = connectorx.read_sql(self._uri, sql, return_type="arrow", pre_execution_query=mysql.UTC_SESSION)
+                raw = connectorx.read_sql(uri, sql, return_type="arrow", pre_execution_query=mysql.UTC_SESSION)
             except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
                 if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                     raise
                 panicked = type(exc).__name__ == "PanicException"
-                failure = mysql.redact(f"{type(exc).__name__}: {exc}", self._secrets)
+                secrets = [mysql.secret_value(self._source), uri, *tunnel.secrets(self._source)]
+                failure = mysql.redact(f"{type(exc).__name__}: {exc}", secrets)
             if failure is None:
                 return _conform_connectorx(raw, columns)
             if native and panicked:  # a zero or invalid date: read this table's dates exactly from now on
@@ -467,9 +460,10 @@ class _ErrorGuard:
             if exc.args and exc.args[0] in _TRANSIENT_ERRNOS:
                 raise _LostConnection(message) from None
             raise SourceError(f"query failed: {message}", where=where) from None
-        if isinstance(exc, SourceError) and "cannot connect to MySQL" in exc.message and \
-                any(f"({n}," in exc.message for n in _TRANSIENT_ERRNOS):
-            raise _LostConnection(exc.message) from None  # a reconnect refused while the server restarts
+        if isinstance(exc, SourceError) and ("cannot connect to MySQL" in exc.message and any(
+                f"({n}," in exc.message for n in _TRANSIENT_ERRNOS) or "refused to forward" in exc.message):
+            # a reconnect refused while the server restarts (directly, or as the SSH bastion reports it)
+            raise _LostConnection(exc.message) from None
 
 
 def _pymysql_params(params: Sequence[Any]) -> tuple[Any, ...]:

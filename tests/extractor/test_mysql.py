@@ -211,15 +211,3 @@ def test_oldest_write_transaction_sees_an_open_writer(orders, mysql_db):
         writer.rollback()
         writer.close()
 
-
-def test_an_ssh_tunnel_in_the_config_is_refused_with_the_workaround():
-    from types import SimpleNamespace
-
-    from extractor.errors import ConfigError
-    from extractor.mysql import connect
-
-    source = SimpleNamespace(name="via_bastion", host="db", port=3306, username="u", password="", database=None,
-                             connect_timeout=1, read_timeout=1, options={}, ssh_tunnel=object())
-    with pytest.raises(ConfigError) as caught:
-        connect(source)
-    assert "ssh -N -L" in str(caught.value) and "via_bastion" in str(caught.value)
