@@ -180,8 +180,11 @@ def render_sources(pipeline: Any, columns: Mapping[str, Sequence[ColumnSpec]] | 
     prefix = f"{connection}/{source_db}/{target_schema}"
     # The MySQL database is a var so one project reads a pipeline pointed at another database (tests, staging).
     db_var = "{{ var(\"" + source_db_var(name) + "\", \"" + source_db + "\") }}"
+    # The fallback for lake_root is here, not in dbt_project.yml: a var's default declared there reaches source
+    # meta unrendered ("{{ env_var(...) }}" as text), under dbt and SQLMesh alike.
+    root_var = "{{ var(\"lake_root\", env_var(\"LAKE_ROOT\", \"./lake\")) }}"
     location = (
-        "read_parquet('{{ var(\"lake_root\") }}/data/" + f"{connection}/{db_var}/{target_schema}"
+        "read_parquet('" + root_var + "/data/" + f"{connection}/{db_var}/{target_schema}"
         + "/{name}/*/*.parquet', union_by_name=true, hive_partitioning=true)"
     )
     source: dict[str, Any] = {

@@ -47,7 +47,7 @@ def test_lake_location_is_source_level_meta(pipeline) -> None:  # noqa: ANN001
     (source,) = yaml.safe_load(dbt.render_sources(pipeline))["sources"]
     assert source["name"] == "sales"
     assert source["meta"]["external_location"] == (
-        "read_parquet('{{ var(\"lake_root\") }}/data/sales_mysql/{{ var(\"sales_source_db\", \"sales\") }}"
+        "read_parquet('{{ var(\"lake_root\", env_var(\"LAKE_ROOT\", \"./lake\")) }}/data/sales_mysql/{{ var(\"sales_source_db\", \"sales\") }}"
         "/sales_raw/{name}/*/*.parquet', "
         "union_by_name=true, hive_partitioning=true)"
     )
