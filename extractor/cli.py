@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import importlib.abc
 import json
 import socket
 import sys
@@ -865,6 +866,24 @@ def verify(
         raise typer.Exit(code)
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Refuses ``import pandas`` in an ``extractor`` process.
+
+    When pandas is installed, pyarrow imports it on the first conversion of Python values (``pa.scalar``,
+    ``pa.array``, a compute kernel given a Python number), only to recognise pandas' NA objects, which the
+    extractor never produces: about 0.15 s and 50 MB of peak RSS per run (measured on the 2M-row benchmark
+    table). pyarrow takes the ImportError as "pandas is not installed". Nothing in the extractor uses
+    pandas; dbt runs in a process of its own.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        """Refuse pandas and its submodules; leave every other import to the next finder."""
+        if fullname == "pandas" or fullname.startswith("pandas."):
+            raise ModuleNotFoundError(f"{fullname} is not imported by the extractor", name=fullname)
+
+
 def main() -> None:
     """Entry point of the ``extractor`` script (error handling lives in :class:`_Group`)."""
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _WithoutPandas())
     app(prog_name="extractor")
