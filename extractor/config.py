@@ -860,7 +860,10 @@ def adhoc_pipeline(
         full = spec if _is_db_dot_table(spec) or not conn.database else f"{conn.database}.{spec}"
         # The lake and warehouse name must be a plain identifier; the MySQL name may be anything. A name
         # that had to change gets a short digest of the original, so `a-b` and `a_b` never share a prefix.
-        original = split_source_table(full)[1] if _is_db_dot_table(full) else full.split(".")[-1]
+        try:
+            original = split_source_table(full)[1]
+        except ValueError:  # refused with the reason by TableConfig below; the name only has to exist till then
+            original = full.split(".")[-1]
         name = re.sub(r"[^A-Za-z0-9_$]", "_", original)
         if name != original:
             name = f"{name[:55]}_{hashlib.sha256(original.encode()).hexdigest()[:8]}"

@@ -37,6 +37,13 @@ class SourceError(ExtractorError):
     exit_code = 3
 
 
+class SourceUnreachable(SourceError):
+    """MySQL refused or dropped the connection in a way that can pass; the readers retry it with backoff.
+
+    A restart, a failover, or an SSH bastion that cannot forward to the server yet.
+    """
+
+
 class DataError(SourceError):
     """A value cannot be represented faithfully (bad encoding, out-of-range value, NULL cursor policy)."""
 

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pymysql
 
 from extractor import tunnel
-from extractor.errors import SourceError
+from extractor.errors import SourceError, SourceUnreachable
 from extractor.types import Column
 
 # MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
@@ -103,19 +103,23 @@ def connect(
         )
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else None
-        refusal = tunnel.forward_refusal(source) if code in _LOST_CODES else None
+        refusal = tunnel.forward_refusal(source) if code in TRANSIENT_ERRNOS else None
         if refusal is not None:
             raise refusal from None
         detail = redact(str(exc), [password, *tunnel.secrets(source)])
-        raise SourceError(
+        error = SourceUnreachable if code in TRANSIENT_ERRNOS else SourceError
+        raise error(
             f"cannot connect to MySQL as {source.username!r}: {detail}",
             where=where, hint=_connect_hint(exc, database, getattr(source, "name", None)),
         ) from None
     return conn
 
 
-#: Client errors of a connection the other end closed or never answered (a tunnel that cannot forward).
-_LOST_CODES = (2003, 2006, 2013)
+#: pymysql/MySQL error numbers of a connection lost or refused (not of a bad query): 2003 can't connect,
+#: 2006 gone away, 2013 lost during query, 2055 lost at handshake, 1053 server shutdown, 1927 (MariaDB)
+#: connection killed, 4031 (MySQL 8) disconnected by the server for inactivity. Through an SSH tunnel they
+#: are also how a bastion that cannot forward shows.
+TRANSIENT_ERRNOS = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
 
 
 def connection_uri(source: SourceLike) -> str:

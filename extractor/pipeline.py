@@ -388,10 +388,9 @@ class _TableRun:
         """The plan for this run: phase, order columns and the upper bound read once now."""
         wm = self.wm
         assert wm is not None
-        q = mysql.quote_ident
-        table_sql = f"{q(self.table.source_db)}.{q(self.table.source_name)}"
-        cursor_sql = q(rt.cursor) if rt.cursor else None
-        ids_sql = tuple(q(i) for i in rt.ids)
+        table_sql = f"{_q(self.table.source_db)}.{_q(self.table.source_name)}"
+        cursor_sql = _q(rt.cursor) if rt.cursor else None
+        ids_sql = tuple(_q(i) for i in rt.ids)
         upper: tuple[Any, ...] | None = None
         if rt.strategy in ("hybrid", "timestamp"):
             if wm.phase == "snapshot" and wm.snapshot.upper_bound is not None:

@@ -28,7 +28,7 @@ import pymysql.converters
 from pymysql.constants import FIELD_TYPE
 
 from extractor import mysql, tunnel
-from extractor.errors import ConfigError, DataError, SourceError
+from extractor.errors import ConfigError, DataError, SourceError, SourceUnreachable
 from extractor.types import (
     DATE_KINDS,
     ZERO_DATE_SENTINEL,
@@ -48,10 +48,6 @@ log = logging.getLogger(__name__)
 RETRY_ATTEMPTS = 5
 RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 8.0
-# pymysql/MySQL error numbers of a connection lost or refused (not of a bad query): 2003 can't connect,
-# 2006 gone away, 2013 lost during query, 2055 lost at handshake, 1053 server shutdown, 1927 (MariaDB)
-# connection killed, 4031 (MySQL 8) disconnected by the server for inactivity.
-_TRANSIENT_ERRNOS = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
 # connectorx reports errors as text only: these fragments mean the connection, not the query, failed.
 _TRANSIENT_TEXT = ("lost connection", "gone away", "connection refused", "connection reset", "broken pipe",
                    "connection was killed", "unexpected eof", "timed out", "connection closed",
@@ -457,12 +453,10 @@ class _ErrorGuard:
             ) from None
         if isinstance(exc, pymysql.err.MySQLError):
             message = mysql.redact(str(exc), [mysql.secret_value(self._source)])
-            if exc.args and exc.args[0] in _TRANSIENT_ERRNOS:
+            if exc.args and exc.args[0] in mysql.TRANSIENT_ERRNOS:
                 raise _LostConnection(message) from None
             raise SourceError(f"query failed: {message}", where=where) from None
-        if isinstance(exc, SourceError) and ("cannot connect to MySQL" in exc.message and any(
-                f"({n}," in exc.message for n in _TRANSIENT_ERRNOS) or "refused to forward" in exc.message):
-            # a reconnect refused while the server restarts (directly, or as the SSH bastion reports it)
+        if isinstance(exc, SourceUnreachable):  # a reconnect refused while the server (or its bastion) restarts
             raise _LostConnection(exc.message) from None
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from extractor.errors import ConfigError, SourceError
+from extractor.errors import ConfigError, SourceError, SourceUnreachable
 
 if TYPE_CHECKING:  # asyncssh is imported by the first tunnel: a run without one does not pay ~140 ms for it
     import asyncssh
@@ -112,8 +112,8 @@ def secrets(source: Any) -> list[str]:
     return [s for s in (tunnel.password.get_secret_value(), tunnel.key_passphrase.get_secret_value()) if s]
 
 
-def forward_refusal(source: Any) -> SourceError | None:
-    """Why the bastion refuses to forward to ``source`` (a SourceError to raise), or None.
+def forward_refusal(source: Any) -> SourceUnreachable | None:
+    """Why the bastion refuses to forward to ``source`` (an error to raise: it may pass), or None.
 
     For the failure path of a connect through an open tunnel only: the probe is a TCP connection to MySQL
     that is closed without a handshake, which MySQL counts against ``max_connect_errors``.
@@ -140,7 +140,7 @@ def forward_refusal(source: Any) -> SourceError | None:
         return None
     if reason is None:
         return None
-    return SourceError(
+    return SourceUnreachable(
         f"the SSH bastion refused to forward to {source.host}:{source.port}: {_redact(reason, source)}",
         where=_where(source, tunnel),
         hint=f"check that the bastion reaches {source.host}:{source.port} (host and port as the bastion sees "
