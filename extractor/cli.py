@@ -392,6 +392,8 @@ def _report_text(report: RunReport) -> str:
             why = ("the table is empty" if t.strategy == "full_sync"  # every run reads the whole table
                    else f"nothing changed since {t.position_before or 'the last run'}")
             lines.append(f"{t.table}: 0 rows — {why}")
+        for change in t.schema_changes:
+            lines.append(f"schema: {t.table}: {change}")
         for w in t.warnings:
             lines.append(f"warning: {t.table}: {w}")
         if t.null_cursor_rows:

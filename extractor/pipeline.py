@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import hashlib
 import itertools
 import json
 import queue
@@ -29,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extractor import cdc, mysql, writer
+from extractor import cdc, mysql, schema_run, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError, StateError
 from extractor.faults import fault_point
@@ -43,6 +42,8 @@ from extractor.reader import (
     release_memory,
     use_returnable_memory_pool,
 )
+from extractor.schema_versions import fingerprint as schema_fingerprint
+from extractor.schema_versions import footer_metadata
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
@@ -88,6 +89,9 @@ class TableResult:
     adopted_files: int = 0
     reader: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The schema version this run's files carry, and what changed in the source schema since the last run.
+    schema_version: int | None = None
+    schema_changes: list[str] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
 
@@ -231,10 +235,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         if name.lower() in excluded:
             raise ConfigError(f"column '{name}' is both excluded and validated", where=table.where("validation"),
                               hint="remove it from exclude_columns or from validation")
-    fingerprint = hashlib.sha256(
-        json.dumps([(c.name, c.column_type, c.nullable) for c in columns]).encode()
-    ).hexdigest()[:16]
-    return ResolvedTable(table, strategy, cursor, ids, columns, fingerprint, tuple(warnings),
+    return ResolvedTable(table, strategy, cursor, ids, columns, schema_fingerprint(columns), tuple(warnings),
                          info.approx_rows, info.avg_row_length)
 
 
@@ -294,6 +295,7 @@ class _TableRun:
         self.token: str | None = None
         self._checkpoint: dict[str, Any] | None = None
         self._key_bounds: tuple[int, int] | None = None
+        self._footer: dict[str, str] = {}
         self._committed_rows = 0
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -531,8 +533,14 @@ class _TableRun:
                 fresh.created_at = self.wm.created_at
             self.wm = fresh
         wm = self.wm
-        if wm.schema_fingerprint and wm.schema_fingerprint != rt.fingerprint:
-            self.result.warnings.append("source schema changed since the last run (new files carry the new schema)")
+        # Before the watermark that refers to it: record the schema version (a blocking change stops here).
+        tracked, self.result.schema_changes = schema_run.apply(
+            conn, ctx.storage, self.layout, wm, columns=rt.columns, strategy=rt.strategy, cursor=rt.cursor,
+            ids=rt.ids, table_sql=f"{_q(self.table.source_db)}.{_q(self.table.source_name)}", run_id=ctx.run_id,
+            pipeline=ctx.pipeline.name, table=self.table.name, source_table=self.table.source_table,
+            full_refresh=ctx.options.full_refresh)
+        self.result.schema_version = tracked.version.version
+        self._footer = footer_metadata(tracked.version)
         wm.schema_fingerprint = rt.fingerprint
         self.result.position_before = _show(self._position(rt))
         plan = self._plan(conn, rt)
@@ -594,6 +602,7 @@ class _TableRun:
         return writer.FileWriter(
             self.ctx.storage, self.layout, self.ctx.run_id, _nullable(arrow_schema(rt.columns)),
             compression=defaults.compression, max_rows=defaults.file_max_rows, max_bytes=defaults.file_max_bytes,
+            metadata=self._footer,
         )
 
     def _ensure_schema_file(self, rt: ResolvedTable, file_writer: writer.FileWriter) -> None:

@@ -288,7 +288,7 @@ def list_watermarks(storage: Storage, prefix: str = "state/") -> list[WatermarkE
     """Every watermark under ``prefix``; corrupt ones are reported, not raised."""
     entries = []
     for info in storage.list(prefix):
-        if not info.key.endswith(".json"):
+        if not info.key.endswith(".json") or info.key.endswith(".schemas.json"):  # schema_versions' documents
             continue
         found = storage.get_bytes(info.key)
         if found is None:

@@ -72,7 +72,8 @@ class FileWriter:
 
     def __init__(self, storage: Storage, layout: TableLayout, run_id: str, schema: pa.Schema, *,
                  compression: str = "zstd", max_rows: int = 1_000_000, max_bytes: int = 128 * 2**20,
-                 first_seq: int = 0, clock: Callable[[], datetime] = _now) -> None:
+                 first_seq: int = 0, clock: Callable[[], datetime] = _now,
+                 metadata: dict[str, str] | None = None) -> None:
         clash = _LINEAGE_NAMES & set(schema.names)
         if clash:
             raise DataError(f"declared schema already has lineage column(s) {sorted(clash)}",
@@ -89,6 +90,8 @@ class FileWriter:
         self.max_rows = max_rows
         self.max_bytes = max_bytes
         self.next_seq = first_seq
+        #: Extra footer key-value metadata of every file (the schema version and fingerprint).
+        self.metadata = dict(metadata or {})
         self._clock = clock
         self._tmpdir = tempfile.mkdtemp(prefix="extractor-writer-", dir=storage.scratch_dir())
         self._writer: pq.ParquetWriter | None = None
@@ -186,6 +189,7 @@ class FileWriter:
         assert self._writer is not None and self._opened_at is not None
         seq, bid = self.next_seq, self.current_batch_id
         self._writer.add_key_value_metadata({
+            **self.metadata,
             CHECKPOINT_KEY.decode(): json.dumps(encode_value(self._checkpoint), sort_keys=True),
             BATCH_KEY.decode(): bid,
         })

@@ -1,0 +1,68 @@
+"""A table run's schema step: compare the live columns with the lake's latest schema version.
+
+Called at the start of a table's run, under its lock and before the watermark is saved: records a new
+schema version when the columns changed (``schema_versions.track``), stops the table on a narrowing or
+incompatible change, and when an added (or renamed) column already holds values in rows the lake has,
+re-reads the table (its snapshot, resumable as the initial one), because an ``ALTER`` that fills a column
+does not move the cursor of the rows it fills.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from extractor import mysql
+from extractor.lake import Storage, TableLayout
+from extractor.schema_versions import Tracked, added_with_values, stale_rows_query, track
+from extractor.state import SnapshotProgress, Watermark
+from extractor.types import Column
+
+
+def apply(conn: Any, storage: Storage, layout: TableLayout, wm: Watermark, *, columns: list[Column],
+          strategy: str, cursor: str | None, ids: tuple[str, ...], table_sql: str, run_id: str, pipeline: str,
+          table: str, source_table: str, full_refresh: bool) -> tuple[Tracked, list[str]]:
+    """Track the schema; returns the version this run writes and the report's sentences about it.
+
+    Raises ``SchemaChangeError`` for a blocking change unless ``full_refresh`` (which re-reads the table).
+    """
+    tracked = track(storage, layout, columns, run_id=run_id, pipeline=pipeline, table=table,
+                    source_table=source_table, accept="full-refresh" if full_refresh else None,
+                    previous_fingerprint=wm.schema_fingerprint)
+    notes = [c.describe() for c in tracked.changes]
+    if tracked.new_version and tracked.changes:
+        notes.append(f"files from this run on are schema version {tracked.version.version}")
+    filled = added_with_values(tracked.changes)
+    if filled and not full_refresh and _has_stale_rows(conn, wm, strategy, cursor, ids, table_sql, filled):
+        _reread(wm, strategy)
+        notes.append(f"rows extracted before hold values in {', '.join(filled)} that the ALTER wrote without "
+                     "moving their cursor: re-reading the table so the lake has them")
+    return tracked, notes
+
+
+def _has_stale_rows(conn: Any, wm: Watermark, strategy: str, cursor: str | None, ids: tuple[str, ...],
+                    table_sql: str, filled: list[str]) -> bool:
+    """Whether a row the lake already has (order tuple <= the watermark) holds a value in ``filled``."""
+    if strategy == "full_sync":
+        return False  # every run reads every row
+    if wm.phase == "snapshot":
+        position = wm.snapshot.last_key
+        order = list(ids)
+    else:
+        position = list(wm.cursor.position() or [])
+        order = [cursor, *ids] if cursor else list(ids)
+    if not position:
+        return False
+    sql, params = stale_rows_query(table_sql, filled, [mysql.quote_ident(c or "") for c in order], position)
+    return mysql.fetchone(conn, sql, params) is not None
+
+
+def _reread(wm: Watermark, strategy: str) -> None:
+    """Start the table's snapshot again (cursor tables) or its key range from the start (``id``)."""
+    if strategy in ("hybrid", "timestamp"):
+        wm.phase = "snapshot"
+        wm.snapshot = SnapshotProgress()
+    else:
+        wm.cursor.set_position(None)
+
+
+__all__ = ["apply"]
