@@ -884,6 +884,11 @@ class _WithoutPandas(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"{fullname} is not imported by the extractor", name=fullname)
 
 
+from extractor.cli_schema import schema_app  # noqa: E402  (after the helpers it imports from here)
+
+app.add_typer(schema_app, name="schema")
+
+
 def main() -> None:
     """Entry point of the ``extractor`` script (error handling lives in :class:`_Group`)."""
     if "pandas" not in sys.modules:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ class Cli:
         subprocess.run(["cp", "-r", str(ROOT / "config"), str(self.config)], check=True)
         self.env = {**db.env(), "SALES_DB": db.database, "EXTRACTOR_LAKE": str(tmp / "lake"), "PATH": "/usr/bin:/bin",
                     "EXTRACTOR_CONFIG_DIR": str(self.config), "TZ": "UTC"}
+        if os.environ.get("PYTHONPATH"):  # a worktree's code, not the venv's editable install
+            self.env["PYTHONPATH"] = os.environ["PYTHONPATH"]
 
     def edit(self, file: str, old: str, new: str) -> None:
         path = self.config / file
@@ -229,8 +232,14 @@ def test_a_schema_change_between_runs_is_reported_and_loses_nothing(cli: Cli, ch
     cli.db.execute(SCHEMA_CHANGES[change], "UPDATE customers SET updated_at = NOW(6) - INTERVAL 10 SECOND WHERE customer_id = 1")
     done = cli("sync", "-p", "sales", "-t", "customers")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert ("warning: customers: source schema changed since the last run (new files carry the new schema)"
-            in done.stdout)
+    expected = {
+        "column_added": "schema: customers: column loyalty added (int(11)): older rows have it NULL",
+        "column_dropped": "schema: customers: column city dropped (varchar(100)): the warehouse keeps it, NULL "
+                          "from this run on",
+        "type_changed": "schema: customers: column full_name widened: varchar(200) → varchar(300)",
+    }[change]
+    assert expected in done.stdout
+    assert "schema: customers: files from this run on are schema version 2" in done.stdout
     files = sorted((cli.tmp / "lake").rglob("customers__*.parquet"))
     assert len(files) == 2
     new = pq.read_table(files[-1])
@@ -238,6 +247,28 @@ def test_a_schema_change_between_runs_is_reported_and_loses_nothing(cli: Cli, ch
     names = new.schema.names
     assert ("loyalty" in names) == (change == "column_added")
     assert ("city" in names) == (change != "column_dropped")
+
+
+def test_a_narrowing_schema_change_stops_only_that_table_with_one_line_naming_the_fix(cli: Cli) -> None:
+    assert cli("sync", "-p", "sales", "-t", "customers", "-t", "products").returncode == 0
+    cli.db.execute("ALTER TABLE customers MODIFY COLUMN full_name VARCHAR(100) NOT NULL")
+    done = cli("sync", "-p", "sales", "-t", "customers", "-t", "products")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert cli.lines(done) == [
+        f"error: customers: {cli.db.database}.customers: narrowing or incompatible schema change since version 1: "
+        "full_name varchar(200) → varchar(100) (100 characters, was 200: MySQL truncated longer values) — re-read "
+        "the table with `extractor sync -p sales -t customers --full-refresh`, or if no stored value changed, "
+        "`extractor schema accept -p sales -t customers`"]
+    assert any(line.startswith("products ") and " success " in line for line in done.stdout.splitlines())
+
+
+def test_a_rename_is_said_to_look_like_one(cli: Cli) -> None:
+    assert cli("sync", "-p", "sales", "-t", "customers").returncode == 0
+    cli.db.execute("ALTER TABLE customers CHANGE city town VARCHAR(100)")
+    done = cli("sync", "-p", "sales", "-t", "customers")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("schema: customers: column city → town looks like a rename (varchar(100)): treated as a drop plus an "
+            "add (city is NULL from this run on, town NULL in older rows)") in done.stdout
 
 
 # -- concurrency ----------------------------------------------------------------------------------------
