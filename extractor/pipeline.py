@@ -538,7 +538,9 @@ class _TableRun:
             conn, ctx.storage, self.layout, wm, columns=rt.columns, strategy=rt.strategy, cursor=rt.cursor,
             ids=rt.ids, table_sql=f"{_q(self.table.source_db)}.{_q(self.table.source_name)}", run_id=ctx.run_id,
             pipeline=ctx.pipeline.name, table=self.table.name, source_table=self.table.source_table,
-            full_refresh=ctx.options.full_refresh)
+            full_refresh=ctx.options.full_refresh,
+            adhoc_sync=None if ctx.pipeline.path else f"extractor sync --source {ctx.pipeline.source} --target-schema "
+                                                     f"{ctx.pipeline.target_schema} --table {self.table.source_table}")
         self.result.schema_version = tracked.version.version
         self._footer = footer_metadata(tracked.version)
         wm.schema_fingerprint = rt.fingerprint

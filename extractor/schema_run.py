@@ -20,14 +20,15 @@ from extractor.types import Column
 
 def apply(conn: Any, storage: Storage, layout: TableLayout, wm: Watermark, *, columns: list[Column],
           strategy: str, cursor: str | None, ids: tuple[str, ...], table_sql: str, run_id: str, pipeline: str,
-          table: str, source_table: str, full_refresh: bool) -> tuple[Tracked, list[str]]:
+          table: str, source_table: str, full_refresh: bool,
+          adhoc_sync: str | None = None) -> tuple[Tracked, list[str]]:
     """Track the schema; returns the version this run writes and the report's sentences about it.
 
     Raises ``SchemaChangeError`` for a blocking change unless ``full_refresh`` (which re-reads the table).
     """
     tracked = track(storage, layout, columns, run_id=run_id, pipeline=pipeline, table=table,
                     source_table=source_table, accept="full-refresh" if full_refresh else None,
-                    previous_fingerprint=wm.schema_fingerprint)
+                    previous_fingerprint=wm.schema_fingerprint, adhoc_sync=adhoc_sync)
     notes = [c.describe() for c in tracked.changes]
     if tracked.new_version and tracked.changes:
         notes.append(f"files from this run on are schema version {tracked.version.version}")

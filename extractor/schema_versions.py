@@ -224,15 +224,21 @@ class Tracked:
     new_version: bool = False
 
 
-def resolve_command(pipeline: str, table: str) -> str:
-    """The commands that resolve a blocking change, as the message shows them."""
+def resolve_command(pipeline: str, table: str, adhoc_sync: str | None = None) -> str:
+    """The commands that resolve a blocking change, as the message shows them.
+
+    ``adhoc_sync``: the ``extractor sync --source … --table …`` command of an ad-hoc table (no pipeline file,
+    so only a full refresh resolves it).
+    """
+    if adhoc_sync:
+        return f"re-read the table with `{adhoc_sync} --full-refresh`"
     return (f"re-read the table with `extractor sync -p {pipeline} -t {table} --full-refresh`, or if no stored "
             f"value changed, `extractor schema accept -p {pipeline} -t {table}`")
 
 
 def track(storage: Storage, layout: TableLayout, columns: Sequence[Column], *, run_id: str, pipeline: str,
           table: str, source_table: str, accept: str | None = None,
-          previous_fingerprint: str | None = None) -> Tracked:
+          previous_fingerprint: str | None = None, adhoc_sync: str | None = None) -> Tracked:
     """Record the live ``columns`` as the table's newest schema version if they differ from the latest.
 
     A narrowing or incompatible change raises ``SchemaChangeError`` (one line: table, columns, old → new,
@@ -253,7 +259,7 @@ def track(storage: Storage, layout: TableLayout, columns: Sequence[Column], *, r
         raise SchemaChangeError(
             f"narrowing or incompatible schema change since version {latest.version if latest else 0}: "
             + schema_change.blocking_message(source_table, blocking).split(": ", 1)[1],
-            where=source_table, hint=resolve_command(pipeline, table))
+            where=source_table, hint=resolve_command(pipeline, table, adhoc_sync))
     first_batch = batch_id(run_id, 0)
     if latest is None and previous_fingerprint in (None, fp):
         first_batch = ""  # the table's earlier files (if any) have this schema too

@@ -228,3 +228,69 @@ def test_the_schema_versions_document_is_not_listed_as_a_watermark(shop: Shop) -
     assert (Path(shop.ws.lake) / history_key(shop.layout)).exists()
     listed = shop.ws.cli("watermark", "list", "-p", "shop")
     assert listed.exit_code == 0, listed.output
+
+
+# -- the versions document alone (no MySQL) ----------------------------------------------------------------
+
+
+def _columns(*specs: tuple[str, str, str]) -> list[Any]:
+    from extractor.types import Column
+
+    return [Column(name=n, data_type=d, column_type=t, ordinal=i + 1) for i, (n, d, t) in enumerate(specs)]
+
+
+def test_the_first_version_covers_files_written_before_versions_were_recorded(tmp_path: Path) -> None:
+    from extractor.schema_versions import fingerprint, track
+
+    storage, layout = LocalStorage(tmp_path), TableLayout("src", "db", "raw", "t")
+    cols = _columns(("id", "int", "int(11)"))
+    first = track(storage, layout, cols, run_id="20260101T000000000000Z-aaaaaa", pipeline="p", table="t",
+                  source_table="db.t", previous_fingerprint=fingerprint(cols))
+    assert first.version.first_batch_id == "" and first.version.changes == []
+    assert version_of_batch(schema_versions(storage, layout), "20250101T000000000000Z-bbbbbb-00000").version == 1
+
+
+def test_a_later_version_starts_at_its_run_and_files_map_to_the_version_they_were_written_with(tmp_path: Path) -> None:
+    from extractor.schema_versions import track
+
+    storage, layout = LocalStorage(tmp_path), TableLayout("src", "db", "raw", "t")
+    v1 = _columns(("id", "int", "int(11)"))
+    v2 = _columns(("id", "int", "int(11)"), ("x", "varchar", "varchar(5)"))
+    track(storage, layout, v1, run_id="20260101T000000000000Z-aaaaaa", pipeline="p", table="t", source_table="db.t")
+    same = track(storage, layout, v1, run_id="20260102T000000000000Z-aaaaaa", pipeline="p", table="t",
+                 source_table="db.t")
+    assert not same.new_version and same.version.version == 1
+    second = track(storage, layout, v2, run_id="20260103T000000000000Z-cccccc", pipeline="p", table="t",
+                   source_table="db.t")
+    assert second.new_version and second.version.first_batch_id == "20260103T000000000000Z-cccccc-00000"
+    versions = schema_versions(str(tmp_path), layout)
+    assert version_of_batch(versions, "20260102T000000000000Z-aaaaaa-00003").version == 1
+    assert version_of_batch(versions, "20260103T000000000000Z-cccccc-00000").version == 2
+    assert versions[1].arrow_schema().names == ["id", "x"]
+
+
+def test_a_blocking_change_of_an_adhoc_table_names_its_own_sync_command(tmp_path: Path) -> None:
+    from extractor.schema_versions import SchemaChangeError, track
+
+    storage, layout = LocalStorage(tmp_path), TableLayout("src", "db", "raw", "t")
+    track(storage, layout, _columns(("id", "bigint", "bigint(20)")), run_id="20260101T000000000000Z-aaaaaa",
+          pipeline="adhoc_src", table="t", source_table="db.t")
+    with pytest.raises(SchemaChangeError) as err:
+        track(storage, layout, _columns(("id", "int", "int(11)")), run_id="20260102T000000000000Z-aaaaaa",
+              pipeline="adhoc_src", table="t", source_table="db.t",
+              adhoc_sync="extractor sync --source src --target-schema raw --table db.t")
+    assert str(err.value).endswith("re-read the table with `extractor sync --source src --target-schema raw "
+                                   "--table db.t --full-refresh`")
+    assert err.value.exit_code == 3
+
+
+def test_the_versions_document_is_written_conditionally(tmp_path: Path) -> None:
+    from extractor.errors import StateError
+    from extractor.schema_versions import SchemaHistory, SchemaStore
+
+    store = SchemaStore(LocalStorage(tmp_path), TableLayout("src", "db", "raw", "t"))
+    _, token = store.load()
+    assert token is None
+    store.save(SchemaHistory(table="t"), None)
+    with pytest.raises(StateError, match="changed while this run held the table"):
+        store.save(SchemaHistory(table="t"), None)
