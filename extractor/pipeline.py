@@ -377,6 +377,7 @@ class _TableRun:
     def _plan_only(self, conn: Any, rt: ResolvedTable) -> None:
         wm, _ = self.store.load()
         self.wm = wm if wm and not self.ctx.options.full_refresh else self._new_watermark(rt)
+        self.result.schema_changes = schema_run.preview(self.ctx.storage, self.layout, rt.columns)
         plan = self._plan(conn, rt)
         self.result.phase = plan.phase if plan else None
         self.result.position_before = _show(self._position(rt))

@@ -13,7 +13,8 @@ from typing import Any
 
 from extractor import mysql
 from extractor.lake import Storage, TableLayout
-from extractor.schema_versions import Tracked, added_with_values, stale_rows_query, track
+from extractor.schema_change import classify
+from extractor.schema_versions import SchemaStore, Tracked, added_with_values, fingerprint, stale_rows_query, track
 from extractor.state import SnapshotProgress, Watermark
 from extractor.types import Column
 
@@ -38,6 +39,15 @@ def apply(conn: Any, storage: Storage, layout: TableLayout, wm: Watermark, *, co
         notes.append(f"rows extracted before hold values in {', '.join(filled)} that the ALTER wrote without "
                      "moving their cursor: re-reading the table so the lake has them")
     return tracked, notes
+
+
+def preview(storage: Storage, layout: TableLayout, columns: list[Column]) -> list[str]:
+    """``sync --dry-run``: what the next run would say about the schema, recording nothing."""
+    latest = SchemaStore(storage, layout).load()[0].latest
+    if latest is None or latest.fingerprint == fingerprint(columns):
+        return []
+    changes = classify(latest.source_columns(), columns)
+    return [("would stop: " if c.blocking else "") + c.describe() for c in changes]
 
 
 def _has_stale_rows(conn: Any, wm: Watermark, strategy: str, cursor: str | None, ids: tuple[str, ...],
@@ -66,4 +76,4 @@ def _reread(wm: Watermark, strategy: str) -> None:
         wm.cursor.set_position(None)
 
 
-__all__ = ["apply"]
+__all__ = ["apply", "preview"]

@@ -296,10 +296,17 @@ def stale_rows_query(table_sql: str, columns: Sequence[str], order_sql: Sequence
     Such a row holds a value (a DEFAULT, or a renamed column's data) the ALTER wrote without moving its
     cursor, so the lake has it NULL until the row is read again.
     """
-    from extractor.cdc import _tuple_at_most
     from extractor.mysql import quote_ident
 
-    bound, params = _tuple_at_most(list(order_sql), list(position))
+    # (a, b) <= (x, y), expanded as the keyset queries do: a < x OR (a = x AND b <= y); a prefix position
+    # bounds only the leading columns.
+    disjuncts: list[str] = []
+    params: list[Any] = []
+    for i in range(len(position)):
+        last = "<=" if i == len(position) - 1 else "<"
+        disjuncts.append(" AND ".join([f"{order_sql[j]} = %s" for j in range(i)] + [f"{order_sql[i]} {last} %s"]))
+        params.extend(position[: i + 1])
+    bound = " OR ".join(f"({d})" for d in disjuncts)
     values = " OR ".join(f"{quote_ident(c)} IS NOT NULL" for c in columns)
     return f"SELECT 1 FROM {table_sql} WHERE ({values}) AND ({bound}) LIMIT 1", params
 

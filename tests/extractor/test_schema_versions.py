@@ -176,6 +176,9 @@ def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Sho
     before = shop.watermark()
     db.execute("ALTER TABLE items MODIFY code INT",
                "INSERT INTO others VALUES (2, 'y', NOW(6))")
+    planned = shop.ws.cli("sync", "-p", "shop", "--dry-run")
+    assert "schema: items: would stop: column code changed type: varchar(10) → int(11) (text → number)" \
+        in planned.output
     code, report, text = shop.sync()
     assert code == 3
     items, others = _table(report, "items"), _table(report, "others")
