@@ -50,6 +50,13 @@ class Shop:
         workspace.write_pipeline("shop", PIPELINE.format(lake=workspace.lake, db=self.db.database))
         self.layout = TableLayout("sales_mysql", self.db.database, "shop_raw", "items")
         self.storage = LocalStorage(workspace.lake)
+        self._ticks = 0
+
+    def tick(self) -> str:
+        """A cursor value later than every one before, but in the past: an open write transaction elsewhere on
+        the shared server holds the upper bound back to its start, never before these."""
+        self._ticks += 1
+        return f"'2020-01-01 00:00:{self._ticks:02d}.000000'"
 
     def sync(self, *args: str) -> tuple[int, dict[str, Any], str]:
         """``extractor sync -p shop``: exit code, the JSON report, and the text report of the same run."""
@@ -116,17 +123,17 @@ def _table(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Shop) -> None:
     db = shop.db
-    db.execute("INSERT INTO items VALUES (1, 'a', 1, 1.50, 'Oslo', '11', '2025-01-01 10:00:00', NOW(6)),"
-               " (2, 'b', 2, 2.25, 'Rome', '22', NULL, NOW(6))",
-               "INSERT INTO others VALUES (1, 'x', NOW(6))")
+    db.execute(f"INSERT INTO items VALUES (1, 'a', 1, 1.50, 'Oslo', '11', '2025-01-01 10:00:00', {shop.tick()}),"
+               f" (2, 'b', 2, 2.25, 'Rome', '22', NULL, {shop.tick()})",
+               f"INSERT INTO others VALUES (1, 'x', {shop.tick()})")
     code, report, _ = shop.sync()
     assert code == 0 and _table(report, "items")["schema_version"] == 1
     shop.assert_lake_equals_mysql()
 
     # Added column (nullable, no default: older rows are NULL in MySQL too): a new version, the run goes on.
     db.execute("ALTER TABLE items ADD COLUMN loyalty INT NULL AFTER code",
-               "UPDATE items SET loyalty = 7, updated_at = NOW(6) WHERE id = 1",
-               "INSERT INTO items VALUES (3, 'c', 3, 3.00, 'Pisa', '33', 5, NULL, NOW(6))")
+               f"UPDATE items SET loyalty = 7, updated_at = {shop.tick()} WHERE id = 1",
+               f"INSERT INTO items VALUES (3, 'c', 3, 3.00, 'Pisa', '33', 5, NULL, {shop.tick()})")
     code, report, text = shop.sync()
     items = _table(report, "items")
     assert code == 0 and items["schema_version"] == 2
@@ -139,7 +146,7 @@ def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Sho
     db.execute("ALTER TABLE items MODIFY name VARCHAR(200), MODIFY qty BIGINT, MODIFY price DECIMAL(14,2),"
                " MODIFY seen DATETIME(6)",
                "INSERT INTO items VALUES (4, REPEAT('n', 200), 9000000000, 123456789012.34, 'Bari', '44', NULL,"
-               " '2025-01-01 10:00:00.123456', NOW(6))")
+               f" '2025-01-01 10:00:00.123456', {shop.tick()})")
     code, report, _ = shop.sync()
     items = _table(report, "items")
     assert code == 0 and items["schema_version"] == 3
@@ -151,7 +158,7 @@ def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Sho
 
     # Dropped column: the run goes on, the report says the warehouse keeps it NULL.
     db.execute("ALTER TABLE items DROP COLUMN city",
-               "UPDATE items SET name = 'a2', updated_at = NOW(6) WHERE id = 1")
+               f"UPDATE items SET name = 'a2', updated_at = {shop.tick()} WHERE id = 1")
     code, report, _ = shop.sync()
     items = _table(report, "items")
     assert code == 0 and items["schema_version"] == 4
@@ -162,7 +169,7 @@ def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Sho
 
     # Rename: MySQL moves the values of rows the cursor will not read again, so the table is re-read.
     db.execute("ALTER TABLE items CHANGE loyalty points INT NULL",
-               "INSERT INTO items VALUES (5, 'e', 5, 5.00, '55', 9, NULL, NOW(6))")
+               f"INSERT INTO items VALUES (5, 'e', 5, 5.00, '55', 9, NULL, {shop.tick()})")
     code, report, _ = shop.sync()
     items = _table(report, "items")
     assert code == 0 and items["schema_version"] == 5
@@ -175,7 +182,7 @@ def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Sho
     # Incompatible change: only this table stops, with one line; the other table in the pipeline syncs.
     before = shop.watermark()
     db.execute("ALTER TABLE items MODIFY code INT",
-               "INSERT INTO others VALUES (2, 'y', NOW(6))")
+               f"INSERT INTO others VALUES (2, 'y', {shop.tick()})")
     planned = shop.ws.cli("sync", "-p", "shop", "--dry-run")
     assert "schema: items: would stop: column code changed type: varchar(10) → int(11) (text → number)" \
         in planned.output
@@ -210,14 +217,14 @@ def test_each_schema_change_kind_in_turn_keeps_the_lake_equal_to_mysql(shop: Sho
 
 
 def test_schema_accept_records_the_change_and_the_next_sync_goes_on_incrementally(shop: Shop) -> None:
-    shop.db.execute("INSERT INTO items VALUES (1, 'a', 1, 1.50, 'Oslo', '11', NULL, NOW(6))")
+    shop.db.execute(f"INSERT INTO items VALUES (1, 'a', 1, 1.50, 'Oslo', '11', NULL, {shop.tick()})")
     assert shop.sync()[0] == 0
     shop.db.execute("ALTER TABLE items MODIFY price DECIMAL(10,1)")
     assert shop.sync()[0] == 3
     accepted = shop.ws.cli("schema", "accept", "-p", "shop", "-t", "items")
     assert accepted.exit_code == 0, accepted.output
     assert "items: schema version 2 recorded (column price narrowed" in accepted.output
-    shop.db.execute("INSERT INTO items VALUES (2, 'b', 2, 2.5, 'Rome', '22', NULL, NOW(6))")
+    shop.db.execute(f"INSERT INTO items VALUES (2, 'b', 2, 2.5, 'Rome', '22', NULL, {shop.tick()})")
     code, report, _ = shop.sync()
     assert code == 0 and _table(report, "items")["rows"] == 1 and _table(report, "items")["schema_version"] == 2
     assert shop.versions()[-1].accepted_by == "schema accept"
@@ -226,7 +233,7 @@ def test_schema_accept_records_the_change_and_the_next_sync_goes_on_incrementall
 
 
 def test_the_schema_versions_document_is_not_listed_as_a_watermark(shop: Shop) -> None:
-    shop.db.execute("INSERT INTO items VALUES (1, 'a', 1, 1.50, 'Oslo', '11', NULL, NOW(6))")
+    shop.db.execute(f"INSERT INTO items VALUES (1, 'a', 1, 1.50, 'Oslo', '11', NULL, {shop.tick()})")
     assert shop.sync()[0] == 0
     assert (Path(shop.ws.lake) / history_key(shop.layout)).exists()
     listed = shop.ws.cli("watermark", "list", "-p", "shop")
