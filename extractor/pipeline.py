@@ -536,12 +536,8 @@ class _TableRun:
         wm = self.wm
         # Before the watermark that refers to it: record the schema version (a blocking change stops here).
         tracked, self.result.schema_changes = schema_run.apply(
-            conn, ctx.storage, self.layout, wm, columns=rt.columns, strategy=rt.strategy, cursor=rt.cursor,
-            ids=rt.ids, table_sql=f"{_q(self.table.source_db)}.{_q(self.table.source_name)}", run_id=ctx.run_id,
-            pipeline=ctx.pipeline.name, table=self.table.name, source_table=self.table.source_table,
-            full_refresh=ctx.options.full_refresh,
-            adhoc_sync=None if ctx.pipeline.path else f"extractor sync --source {ctx.pipeline.source} --target-schema "
-                                                     f"{ctx.pipeline.target_schema} --table {self.table.source_table}")
+            conn, ctx.storage, self.layout, wm, ctx.pipeline, self.table, columns=rt.columns, strategy=rt.strategy,
+            cursor=rt.cursor, ids=rt.ids, run_id=ctx.run_id, full_refresh=ctx.options.full_refresh)
         self.result.schema_version = tracked.version.version
         self._footer = footer_metadata(tracked.version)
         wm.schema_fingerprint = rt.fingerprint

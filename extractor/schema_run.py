@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from extractor import mysql
+from extractor.config import Pipeline, TableConfig
 from extractor.lake import Storage, TableLayout
 from extractor.schema_change import classify
 from extractor.schema_versions import SchemaStore, Tracked, added_with_values, fingerprint, stale_rows_query, track
@@ -19,17 +20,20 @@ from extractor.state import SnapshotProgress, Watermark
 from extractor.types import Column
 
 
-def apply(conn: Any, storage: Storage, layout: TableLayout, wm: Watermark, *, columns: list[Column],
-          strategy: str, cursor: str | None, ids: tuple[str, ...], table_sql: str, run_id: str, pipeline: str,
-          table: str, source_table: str, full_refresh: bool,
-          adhoc_sync: str | None = None) -> tuple[Tracked, list[str]]:
+def apply(conn: Any, storage: Storage, layout: TableLayout, wm: Watermark, pipeline: Pipeline,
+          table: TableConfig, *, columns: list[Column], strategy: str, cursor: str | None, ids: tuple[str, ...],
+          run_id: str, full_refresh: bool) -> tuple[Tracked, list[str]]:
     """Track the schema; returns the version this run writes and the report's sentences about it.
 
     Raises ``SchemaChangeError`` for a blocking change unless ``full_refresh`` (which re-reads the table).
     """
-    tracked = track(storage, layout, columns, run_id=run_id, pipeline=pipeline, table=table,
-                    source_table=source_table, accept="full-refresh" if full_refresh else None,
+    # An ad-hoc table has no pipeline file to name: its message repeats its own sync command.
+    adhoc_sync = None if pipeline.path else (f"extractor sync --source {pipeline.source} --target-schema "
+                                             f"{pipeline.target_schema} --table {table.source_table}")
+    tracked = track(storage, layout, columns, run_id=run_id, pipeline=pipeline.name, table=table.name,
+                    source_table=table.source_table, accept="full-refresh" if full_refresh else None,
                     previous_fingerprint=wm.schema_fingerprint, adhoc_sync=adhoc_sync)
+    table_sql = f"{mysql.quote_ident(table.source_db)}.{mysql.quote_ident(table.source_name)}"
     notes = [c.describe() for c in tracked.changes]
     if tracked.new_version and tracked.changes:
         notes.append(f"files from this run on are schema version {tracked.version.version}")

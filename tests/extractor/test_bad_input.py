@@ -262,6 +262,18 @@ def test_a_narrowing_schema_change_stops_only_that_table_with_one_line_naming_th
     assert any(line.startswith("products ") and " success " in line for line in done.stdout.splitlines())
 
 
+def test_a_narrowing_change_of_an_adhoc_table_names_its_own_sync_command(cli: Cli) -> None:
+    adhoc = ["sync", "--source", "sales_mysql", "--target-schema", "adhoc_raw", "--table", f"{cli.db.database}.customers"]
+    assert cli(*adhoc).returncode == 0
+    cli.db.execute("ALTER TABLE customers MODIFY COLUMN customer_id SMALLINT NOT NULL")
+    done = cli(*adhoc)
+    assert done.returncode == 3
+    (line,) = cli.lines(done)
+    assert line.endswith(f"customer_id int(11) → smallint(6) (holds -32768..32767, was -2147483648..2147483647) — "
+                         f"re-read the table with `extractor sync --source sales_mysql --target-schema adhoc_raw "
+                         f"--table {cli.db.database}.customers --full-refresh`")
+
+
 def test_a_rename_is_said_to_look_like_one(cli: Cli) -> None:
     assert cli("sync", "-p", "sales", "-t", "customers").returncode == 0
     cli.db.execute("ALTER TABLE customers CHANGE city town VARCHAR(100)")
