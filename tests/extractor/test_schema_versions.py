@@ -304,3 +304,40 @@ def test_the_versions_document_is_written_conditionally(tmp_path: Path) -> None:
     store.save(SchemaHistory(table="t"), None)
     with pytest.raises(StateError, match="changed while this run held the table"):
         store.save(SchemaHistory(table="t"), None)
+
+
+DEFAULTS_PIPELINE = """
+pipeline: {{name: dflt, source: sales_mysql, target: local_duckdb, target_schema: dflt_raw, lake: "{lake}"}}
+defaults: {{safety_lag_seconds: 0, batch_rows: 2}}
+tables:
+  events:
+    source_table: "{db}.events"
+    cdc_strategy: {strategy}
+    {cursor}
+    id_columns: [id]
+"""
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "id"])
+def test_a_column_added_with_a_default_is_re_read_into_the_rows_already_extracted(workspace: Any, strategy: str) -> None:
+    db = workspace.db
+    db.execute("CREATE TABLE events (id INT PRIMARY KEY, v VARCHAR(5), updated_at DATETIME(6) NOT NULL)",
+               "INSERT INTO events VALUES (1, 'a', '2020-01-01 00:00:01'), (2, 'b', '2020-01-01 00:00:02'),"
+               " (3, 'c', '2020-01-01 00:00:03')")
+    cursor = "cursor_column: updated_at" if strategy == "hybrid" else ""
+    workspace.write_pipeline("dflt", DEFAULTS_PIPELINE.format(lake=workspace.lake, db=db.database,
+                                                              strategy=strategy, cursor=cursor))
+    assert workspace.cli("sync", "-p", "dflt").exit_code == 0
+    db.execute("ALTER TABLE events ADD COLUMN tier INT NOT NULL DEFAULT 5",
+               "INSERT INTO events VALUES (4, 'd', '2020-01-01 00:00:04', 6)")
+    result = workspace.cli("sync", "-p", "dflt", "--json")
+    assert result.exit_code == 0, result.output
+    table = json.loads(result.output)["tables"][0]
+    assert table["schema_changes"][0] == "column tier added (int(11)): older rows have it NULL"
+    assert any("re-reading the table" in c for c in table["schema_changes"])
+    assert table["rows"] == 4
+    landed = workspace.lake_rows("events", schema="dflt_raw")
+    latest = {r["id"]: r["tier"] for r in sorted(landed.to_pylist(), key=lambda r: r["_batch_id"])}
+    assert latest == {1: 5, 2: 5, 3: 5, 4: 6}
+    again = json.loads(workspace.cli("sync", "-p", "dflt", "--json").output)["tables"][0]
+    assert again["rows"] == 0 and again["schema_changes"] == []  # the re-read happened once
