@@ -130,7 +130,7 @@ def columns_from_mysql(columns: Sequence[Any]) -> list[ColumnSpec]:
     ordered = sorted(columns, key=lambda c: getattr(c, "ordinal", 0))
     specs = [ColumnSpec(c.name, types.redshift_type(c)) for c in ordered]
     return specs + [
-        ColumnSpec("_extracted_at", "TIMESTAMPTZ"),
+        ColumnSpec("_extracted_at", "TIMESTAMP"),  # UTC; see extractor.types.redshift_type
         ColumnSpec("_batch_id", "VARCHAR(64)"),
         ColumnSpec("_op", "CHAR(1)"),
     ]
