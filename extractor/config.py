@@ -193,6 +193,13 @@ class TargetConnection(_Connection):
     password: SecretStr = SecretStr("")
     iam_role: str | None = None
     region: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")  # redshift: the dbt profile schema
+    sslmode: str | None = None  # redshift: passed to dbt and redshift_connector
+
+    @property
+    def schema(self) -> str | None:  # type: ignore[override]
+        """Redshift: the schema dbt builds into (``<schema>_landing`` …); None means ``analytics``."""
+        return self.schema_
 
     @field_validator("path")
     @classmethod
@@ -615,7 +622,7 @@ def _fields_at(model: type[BaseModel], loc: _KeyPath) -> list[str]:
         args = [a for a in (get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
         current = args[0] if args else None
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]
     return []
 
 
