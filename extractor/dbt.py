@@ -304,7 +304,7 @@ def build(project_dir: str | os.PathLike[str], profiles_dir: str | os.PathLike[s
           extra: Sequence[str] = (), env: Mapping[str, str] | None = None) -> int:
     """Run ``dbt <command>`` (default ``build``) in ``project_dir``; output is streamed, exit code returned.
 
-    ``vars`` typically carries ``lake_root`` and, on Redshift, ``lake_manifests``.
+    ``vars`` typically carries ``lake_root`` and, on Redshift, ``redshift_iam_role`` and ``lake_loads``.
     """
     profiles = ensure_profiles_dir(project_dir, profiles_dir)
     argv = dbt_command(project_dir, profiles, target, command, select, vars, extra)
