@@ -212,8 +212,22 @@ def validate(
         raise ConfigError(
             f"no pipelines in {project.config_dir / 'pipelines'}", hint="add a pipelines/<name>.yml"
         )
-    result = {p.name: {"status": "ok", "tables": len(p.tables)} for p in pipelines}
-    _emit(result, as_json, "\n".join(f"OK  {n}  ({r['tables']} tables)" for n, r in result.items()))
+    from extractor import dbt, redshift  # lazy: keeps `extractor --help` fast
+
+    result: dict[str, dict[str, Any]] = {}
+    for p in pipelines:
+        result[p.name] = {"status": "ok", "tables": len(p.tables)}
+        if p.target and project.target(p.target).type == "redshift":
+            try:
+                models = dbt.project_dir_for(project.config_dir) / "dbt_project" / "models"
+            except WarehouseError:
+                continue
+            warnings = redshift.oversize_warnings(p, dbt.read_source_columns(dbt.sources_file(p, models)))
+            if warnings:
+                result[p.name].update(status="warn", warnings=warnings)
+    _emit(result, as_json, "\n".join(
+        [f"{'OK' if r['status'] == 'ok' else 'WARN'}  {n}  ({r['tables']} tables)" for n, r in result.items()]
+        + [f"warning: {w}" for r in result.values() for w in r.get("warnings", [])]))
 
 
 # ------------------------------------------------------------------------------------------- connections
@@ -391,6 +405,8 @@ def _report_text(report: RunReport) -> str:
             lines.append(f"note: {t.table}: {t.null_cursor_rows} row(s) with a NULL cursor")
         for col, n in t.zero_dates.items():
             lines.append(f"note: {t.table}.{col}: {n} zero date(s) landed as NULL")
+        for col, n in getattr(t, "truncated", {}).items():
+            lines.append(f"note: {t.table}.{col}: {n} value(s) truncated to Redshift's limit (oversize: truncate)")
         if t.error:
             lines.append(f"error: {t.table}: {t.error}")
     verb = "planned" if report.dry_run else "extracted"
@@ -793,6 +809,7 @@ def run(
     project = _project(config_dir, env)
     chosen = _pipeline(project, pipeline)
     result: dict[str, Any] = {"pipeline": chosen.name}
+    dbt_env = dbt.build_env(project, chosen)  # first: a Redshift target without iam_role stops here, in one line
     if not skip_extract:
         report = _run_sync(project, chosen, SyncOptions(tables=table, full_refresh=full_refresh), as_json)
         result["extract"] = report.to_dict()
@@ -806,7 +823,7 @@ def run(
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
     started = time.monotonic()
     code = dbt.build(workdir, None, None, select=select, vars=dbt.build_vars(project, chosen, backfill=backfill),
-                     env=dbt.build_env(project, chosen), extra=("--quiet",) if as_json else ())
+                     env=dbt_env, extra=("--quiet",) if as_json else ())
     result["dbt_exit_code"] = code
     result["dbt_seconds"] = round(time.monotonic() - started, 3)
     acks = dbt.acknowledge(project, chosen, tables=table)

@@ -46,6 +46,8 @@ class ColumnSpec:
 
     name: str
     data_type: str
+    #: Values can be longer than Redshift's widest column (needs an ``oversize`` choice on Redshift).
+    may_exceed: bool = False
 
 
 # -- pipeline access (config.Pipeline or a plain mapping) ---------------------------------------------
@@ -128,7 +130,7 @@ def columns_from_mysql(columns: Sequence[Any]) -> list[ColumnSpec]:
     from extractor import types  # noqa: PLC0415
 
     ordered = sorted(columns, key=lambda c: getattr(c, "ordinal", 0))
-    specs = [ColumnSpec(c.name, types.redshift_type(c)) for c in ordered]
+    specs = [ColumnSpec(c.name, types.redshift_type(c), types.may_exceed_redshift(c)) for c in ordered]
     return specs + [
         ColumnSpec("_extracted_at", "TIMESTAMP"),  # UTC; see extractor.types.redshift_type
         ColumnSpec("_batch_id", "VARCHAR(64)"),
@@ -147,7 +149,9 @@ def read_source_columns(path: str | os.PathLike[str]) -> dict[str, list[ColumnSp
         for table in source.get("tables", []):
             cols = table.get("columns") or []
             if cols:
-                found[table["name"]] = [ColumnSpec(c["name"], c.get("data_type", "")) for c in cols]
+                found[table["name"]] = [
+                    ColumnSpec(c["name"], c.get("data_type", ""),
+                               bool((c.get("meta") or {}).get("redshift_may_exceed"))) for c in cols]
     return found
 
 
@@ -223,7 +227,10 @@ def render_sources(pipeline: Any, columns: Mapping[str, Sequence[ColumnSpec]] | 
         }
         cols = columns.get(target) or columns.get(table_name) or []
         if cols:
-            entry["columns"] = [{"name": c.name, "data_type": c.data_type} for c in cols]
+            entry["columns"] = [
+                {"name": c.name, "data_type": c.data_type,
+                 **({"meta": {"redshift_may_exceed": True}} if getattr(c, "may_exceed", False) else {})}
+                for c in cols]
         source["tables"].append(entry)
     origin = _get(pipeline, "path") or f"config/pipelines/{name}.yml"
     try:

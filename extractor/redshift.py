@@ -365,3 +365,58 @@ def check(target: Any) -> dict[str, Any]:
     version = str(row[0]) if row else "?"
     return {"status": "ok", "latency_ms": latency,
             "detail": f"{version[:60]} ({latency} ms query, logged in as {_field(target, 'username')}{role})"}
+
+
+# -- values wider than Redshift allows --------------------------------------------------------------------
+
+
+def truncation_limits(columns: Sequence[Column], oversize: Mapping[str, str]) -> dict[str, int]:
+    """Byte limit per column configured ``oversize: truncate`` (VARCHAR 65535, VARBYTE 16,777,216)."""
+    from extractor.types import REDSHIFT_VARBYTE_MAX, REDSHIFT_VARCHAR_MAX  # noqa: PLC0415
+
+    chosen = {name.lower() for name, how in oversize.items() if how == "truncate"}
+    return {c.name: REDSHIFT_VARCHAR_MAX if c.kind in ("text", "special_text") else REDSHIFT_VARBYTE_MAX
+            for c in columns if c.name.lower() in chosen}
+
+
+def _cut(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return value.encode()[:limit].decode("utf-8", "ignore")  # never half a character
+    return value[:limit]
+
+
+def truncate_oversized(table: pa.Table, limits: Mapping[str, int]) -> tuple[pa.Table, dict[str, int]]:
+    """``table`` with every value longer than its column's byte limit cut to it, and the count per column."""
+    import pyarrow.compute as pc  # noqa: PLC0415
+
+    counts: dict[str, int] = {}
+    for name, limit in limits.items():
+        index = table.schema.get_field_index(name)
+        if index < 0:
+            continue
+        column = table.column(index)
+        over = pc.fill_null(pc.greater(pc.binary_length(column), limit), False)
+        n = pc.sum(over).as_py() or 0
+        if not n:
+            continue
+        flags = over.to_pylist()
+        values = [_cut(v, limit) if flag else v for v, flag in zip(column.to_pylist(), flags, strict=True)]
+        table = table.set_column(index, table.schema.field(index), pa.array(values, type=column.type))
+        counts[name] = n
+    return table, counts
+
+
+def oversize_warnings(pipeline: Any, sources: Mapping[str, Sequence[Any]]) -> list[str]:
+    """One line per column of a Redshift pipeline that can exceed Redshift's limit and has no ``oversize`` choice.
+
+    ``sources`` are the generated sources' columns per table (``ColumnSpec.may_exceed`` set by discovery).
+    """
+    lines = []
+    for t in pipeline.tables.values():
+        chosen = {c.lower() for c in t.oversize} | {c.lower() for c in t.exclude_columns}
+        for col in sources.get(t.target, []):
+            if getattr(col, "may_exceed", False) and col.name.lower() not in chosen:
+                lines.append(
+                    f"{pipeline.name}.{t.name}.{col.name}: values can be longer than Redshift's {col.data_type} and "
+                    f"COPY would fail on one; set tables.{t.name}.oversize: {{{col.name}: truncate}} (or exclude)")
+    return lines

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
-
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
