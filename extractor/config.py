@@ -193,6 +193,13 @@ class TargetConnection(_Connection):
     password: SecretStr = SecretStr("")
     iam_role: str | None = None
     region: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")  # redshift: the dbt profile schema
+    sslmode: str | None = None  # redshift: passed to dbt and redshift_connector
+
+    @property
+    def schema(self) -> str | None:  # type: ignore[override]
+        """Redshift: the schema dbt builds into (``<schema>_landing`` …); None means ``analytics``."""
+        return self.schema_
 
     @field_validator("path")
     @classmethod
@@ -221,7 +228,7 @@ class Defaults(_Model):
     batch_rows: int = Field(default=100_000, gt=0)
     file_max_rows: int = Field(default=1_000_000, gt=0)
     file_max_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
-    compression: Literal["zstd", "snappy"] = "zstd"
+    compression: Literal["zstd", "snappy"] = "zstd"  # unset with a Redshift target: snappy
     safety_lag_seconds: float = Field(default=5, ge=0)
     parallelism: int = Field(default=2, gt=0)
     reader: Literal["auto", "connectorx", "pymysql"] = "auto"
@@ -248,6 +255,9 @@ class TableConfig(_Model):
     id_columns: list[SourceName] = []
     unique_key: list[SourceName] | None = None
     exclude_columns: list[SourceName] = []
+    #: Columns whose values can exceed Redshift's widest VARCHAR/VARBYTE (LONGTEXT, JSON, LONGBLOB …):
+    #: ``truncate`` (to 65535 / 16,777,216 bytes in the lake, counted in the run report) or ``exclude``.
+    oversize: dict[SourceName, Literal["truncate", "exclude"]] = {}
     table_type: Literal["fact", "dimension"] = "fact"
     target_name: Ident | None = None
     depends_on: list[Ident] = []
@@ -274,6 +284,18 @@ class TableConfig(_Model):
                 f"{value!r} is not one of {', '.join(_STRATEGIES)}" + (f" — {hint}" if hint else "")
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _oversize_exclude_is_excluded(cls, data: Any) -> Any:
+        # `oversize: {col: exclude}` means the column is not extracted: the same as listing it in exclude_columns.
+        if isinstance(data, dict) and isinstance(data.get("oversize"), dict):
+            dropped = [c for c, how in data["oversize"].items() if how == "exclude"]
+            listed = list(data.get("exclude_columns") or [])
+            extra = [c for c in dropped if c not in listed]
+            if extra:
+                data = {**data, "exclude_columns": listed + extra}
+        return data
 
     @model_validator(mode="after")
     def _strategy_has_its_keys(self) -> TableConfig:
@@ -615,7 +637,7 @@ def _fields_at(model: type[BaseModel], loc: _KeyPath) -> list[str]:
         args = [a for a in (get_args(field.annotation) or (field.annotation,)) if a is not type(None)]
         current = args[0] if args else None
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [f.alias or name for name, f in current.model_fields.items()]
     return []
 
 
@@ -844,6 +866,12 @@ def _load_pipeline(
             where=lines.at(("pipeline", "target")),
             hint=suggest(pipeline.target, connections.targets),
         )
+    target = connections.targets.get(pipeline.target) if pipeline.target else None
+    if target is not None and target.type == "redshift" and "compression" not in pipeline.defaults.model_fields_set:
+        # COPY from Parquet goes through Redshift Spectrum, whose documentation names SNAPPY (and GZIP) page
+        # compression for Parquet; zstd is not listed there (docs/warehouse.md, "Running on Redshift").
+        defaults = pipeline.defaults.model_copy(update={"compression": "snappy"})
+        pipeline = pipeline.model_copy(update={"defaults": defaults})
     return pipeline
 
 

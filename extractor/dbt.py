@@ -46,6 +46,8 @@ class ColumnSpec:
 
     name: str
     data_type: str
+    #: Values can be longer than Redshift's widest column (needs an ``oversize`` choice on Redshift).
+    may_exceed: bool = False
 
 
 # -- pipeline access (config.Pipeline or a plain mapping) ---------------------------------------------
@@ -128,9 +130,9 @@ def columns_from_mysql(columns: Sequence[Any]) -> list[ColumnSpec]:
     from extractor import types  # noqa: PLC0415
 
     ordered = sorted(columns, key=lambda c: getattr(c, "ordinal", 0))
-    specs = [ColumnSpec(c.name, types.redshift_type(c)) for c in ordered]
+    specs = [ColumnSpec(c.name, types.redshift_type(c), types.may_exceed_redshift(c)) for c in ordered]
     return specs + [
-        ColumnSpec("_extracted_at", "TIMESTAMPTZ"),
+        ColumnSpec("_extracted_at", "TIMESTAMP"),  # UTC; see extractor.types.redshift_type
         ColumnSpec("_batch_id", "VARCHAR(64)"),
         ColumnSpec("_op", "CHAR(1)"),
     ]
@@ -147,7 +149,9 @@ def read_source_columns(path: str | os.PathLike[str]) -> dict[str, list[ColumnSp
         for table in source.get("tables", []):
             cols = table.get("columns") or []
             if cols:
-                found[table["name"]] = [ColumnSpec(c["name"], c.get("data_type", "")) for c in cols]
+                found[table["name"]] = [
+                    ColumnSpec(c["name"], c.get("data_type", ""),
+                               bool((c.get("meta") or {}).get("redshift_may_exceed"))) for c in cols]
     return found
 
 
@@ -223,7 +227,10 @@ def render_sources(pipeline: Any, columns: Mapping[str, Sequence[ColumnSpec]] | 
         }
         cols = columns.get(target) or columns.get(table_name) or []
         if cols:
-            entry["columns"] = [{"name": c.name, "data_type": c.data_type} for c in cols]
+            entry["columns"] = [
+                {"name": c.name, "data_type": c.data_type,
+                 **({"meta": {"redshift_may_exceed": True}} if getattr(c, "may_exceed", False) else {})}
+                for c in cols]
         source["tables"].append(entry)
     origin = _get(pipeline, "path") or f"config/pipelines/{name}.yml"
     try:
@@ -304,7 +311,7 @@ def build(project_dir: str | os.PathLike[str], profiles_dir: str | os.PathLike[s
           extra: Sequence[str] = (), env: Mapping[str, str] | None = None) -> int:
     """Run ``dbt <command>`` (default ``build``) in ``project_dir``; output is streamed, exit code returned.
 
-    ``vars`` typically carries ``lake_root`` and, on Redshift, ``lake_manifests``.
+    ``vars`` typically carries ``lake_root`` and, on Redshift, ``redshift_iam_role`` and ``lake_loads``.
     """
     profiles = ensure_profiles_dir(project_dir, profiles_dir)
     argv = dbt_command(project_dir, profiles, target, command, select, vars, extra)
@@ -383,23 +390,10 @@ def _acknowledged_duckdb(target: Any, schema: str, relations: Mapping[str, str])
 
 
 def _acknowledged_redshift(target: Any, schema: str, relations: Mapping[str, str]) -> dict[str, set[str]]:
-    try:
-        import redshift_connector  # noqa: PLC0415
-    except ImportError:
-        raise WarehouseError("redshift_connector is not installed",
-                             hint="pip install redshift-connector (comes with dbt-redshift)") from None
-    password = _target_field(target, "password")
-    if hasattr(password, "get_secret_value"):
-        password = password.get_secret_value()
+    from extractor import redshift  # noqa: PLC0415
+
     host = _target_field(target, "host")
-    try:
-        conn = redshift_connector.connect(
-            host=host, port=int(_target_field(target, "port") or 5439),
-            database=_target_field(target, "database"), user=_target_field(target, "username"),
-            password=password or "",
-        )
-    except Exception as exc:  # noqa: BLE001  (driver raises many types; the password never appears)
-        raise WarehouseError(f"cannot connect to Redshift: {type(exc).__name__}", where=str(host)) from None
+    conn = redshift.connect(target)
     try:
         cur = conn.cursor()
         cur.execute("select table_name from information_schema.tables where table_schema = %s", (schema,))
@@ -419,6 +413,13 @@ def _acknowledged_redshift(target: Any, schema: str, relations: Mapping[str, str
         conn.close()
 
 
+def redshift_schema(target: Any) -> str:
+    """The profile schema of a Redshift target: its ``schema`` in connections.yml (default ``analytics``)."""
+    from extractor import redshift  # noqa: PLC0415
+
+    return redshift.target_schema(target)
+
+
 def landing_schema(target_schema: str = "main") -> str:
     """The schema dbt builds landing models into (``<profile schema>_landing``, dbt's default naming)."""
     return f"{target_schema}_landing"
@@ -436,10 +437,13 @@ def project_dir_for(config_dir: str | os.PathLike[str] | None) -> Path:
                          hint="run from the project root or pass --project-dir")
 
 
-def build_vars(project: Any, pipeline: Any) -> dict[str, Any]:
-    """Dbt vars that point the project at a pipeline's lake: root, source database, Redshift manifests."""
-    from extractor.lake import TableLayout, open_lake
-    from extractor.state import WatermarkStore
+def build_vars(project: Any, pipeline: Any, *, backfill: bool = False) -> dict[str, Any]:
+    """Dbt vars that point the project at a pipeline's lake: root, source database, Redshift load plans.
+
+    On Redshift the COPY manifests are written now, from the watermarks' pending files (every file still
+    in the lake with ``backfill``), grouped by Parquet schema: see ``extractor.redshift.plan_loads``.
+    """
+    from extractor import redshift  # noqa: PLC0415
 
     tables = list(pipeline.tables.values())
     variables: dict[str, Any] = {"lake_root": pipeline.lake.rstrip("/")}
@@ -447,24 +451,27 @@ def build_vars(project: Any, pipeline: Any) -> dict[str, Any]:
         variables[source_db_var(pipeline.name)] = tables[0].source_db
     target = project.target(pipeline.target) if pipeline.target else None
     if target is not None and target.type == "redshift":
-        storage = open_lake(pipeline.lake)
-        manifests = {}
-        for t in tables:
-            wm, _ = WatermarkStore(storage, TableLayout(pipeline.source, t.source_db, pipeline.target_schema,
-                                                        t.target)).load()
-            if wm and wm.pending_files and wm.load.manifest_key:
-                manifests[t.target] = storage.uri(wm.load.manifest_key)
-        variables["lake_manifests"] = {pipeline.name: manifests}
+        redshift.require_iam_role(target)  # before any manifest is written
+        plans = redshift.plan_loads(project, pipeline, backfill=backfill)
+        variables.update(redshift.dbt_vars(target, pipeline.name, plans))
     return variables
 
 
 def build_env(project: Any, pipeline: Any) -> dict[str, str]:
-    """Environment for dbt: the profile target and the DuckDB file of the pipeline's target connection."""
+    """Environment for dbt: the profile target and its connection, from the pipeline's target connection.
+
+    Redshift: every ``REDSHIFT_*`` variable profiles.example.yml reads comes from the connections.yml
+    target, so dbt and the acknowledgement connect to the same place.
+    """
+    from extractor import redshift  # noqa: PLC0415
+
     target = project.target(pipeline.target) if pipeline.target else None
     if target is None:
         return {}
-    env = {"DBT_TARGET": "redshift" if target.type == "redshift" else "duckdb"}
-    if target.type == "duckdb" and target.path:
+    if target.type == "redshift":
+        return redshift.dbt_env(target)
+    env = {"DBT_TARGET": "duckdb"}
+    if target.path:
         env["DBT_DUCKDB_PATH"] = str(target.path)
     return env
 
@@ -488,8 +495,7 @@ def acknowledge(project: Any, pipeline: Any, *, tables: Iterable[str] | None = N
         raise WarehouseError(f"pipeline {pipeline.name} has no target", hint="set pipeline.target in its YAML")
     target = project.target(pipeline.target)
     chosen = [pipeline.table(n) for n in tables] if tables else list(pipeline.tables.values())
-    schema = landing_schema("main") if target.type == "duckdb" else landing_schema(
-        os.environ.get("REDSHIFT_SCHEMA", "analytics"))
+    schema = landing_schema("main") if target.type == "duckdb" else landing_schema(redshift_schema(target))
     found = acknowledged_batches(target, schema, {t.target: landing_model_name(pipeline.name, t.target)
                                                   for t in chosen})
     storage = open_lake(pipeline.lake)

@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extractor import cdc, mysql, schema_run, writer
+from extractor import cdc, mysql, redshift, schema_run, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError, StateError
 from extractor.faults import fault_point
@@ -86,6 +86,8 @@ class TableResult:
     estimated_rows: int | None = None
     null_cursor_rows: int = 0
     zero_dates: dict[str, int] = field(default_factory=dict)
+    #: Values cut to Redshift's limit per column (``oversize: truncate``).
+    truncated: dict[str, int] = field(default_factory=dict)
     adopted_files: int = 0
     reader: str | None = None
     warnings: list[str] = field(default_factory=list)
@@ -596,6 +598,11 @@ class _TableRun:
             self._save_keys(rt, keys)
         self._finish(rt, files_written=self.result.files)
 
+    @staticmethod
+    def _truncated(page: _Page, limits: dict[str, int]) -> tuple[_Page, dict[str, int]]:
+        table, cut = redshift.truncate_oversized(page.table, limits)
+        return (dataclasses.replace(page, table=table) if cut else page), cut
+
     def _file_writer(self, rt: ResolvedTable) -> writer.FileWriter:
         defaults = self.ctx.pipeline.defaults
         return writer.FileWriter(
@@ -625,12 +632,17 @@ class _TableRun:
         pages = self._pages(reader, plan, rt, schema)
         if self._key_bounds is None:
             pages = prefetch(pages, depth=1, name=f"read-{self.table.name}")
+        limits = redshift.truncation_limits(rt.columns, self.table.oversize)
         for page in pages:
             for name, count in page.zero_dates.items():
                 self.result.zero_dates[name] = self.result.zero_dates.get(name, 0) + count
             completed = page.last
             if page.table.num_rows == 0:
                 break
+            if limits:
+                page, cut = self._truncated(page, limits)
+                for name, count in cut.items():
+                    self.result.truncated[name] = self.result.truncated.get(name, 0) + count
             self._validate_page(page.table, rt)
             if self._detects_deletes(rt, plan):
                 keys.append(page.table.select(list(rt.ids)))

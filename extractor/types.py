@@ -7,6 +7,7 @@ DECIMAL wider than 38 digits is kept as exact text (no engine downstream reads d
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -46,8 +47,24 @@ _GEOMETRY_TYPES = {
     "geometrycollection", "geomcollection",
 }
 _TEMPORAL_TYPES = {"date", "datetime", "timestamp", "time", "year"}
-_REDSHIFT_VARCHAR_MAX = 65535
-_REDSHIFT_VARBYTE_MAX = 1024000
+#: Redshift's widest VARCHAR, in bytes (docs: "Character types", VARCHAR max 65535 bytes).
+REDSHIFT_VARCHAR_MAX = 65535
+#: Redshift's widest VARBYTE, in bytes (docs: "VARBYTE type", max 16,777,216 bytes — 16 MB).
+REDSHIFT_VARBYTE_MAX = 16_777_216
+_REDSHIFT_VARCHAR_MAX = REDSHIFT_VARCHAR_MAX
+_REDSHIFT_VARBYTE_MAX = REDSHIFT_VARBYTE_MAX
+#: Most UTF-8 bytes one character of a MySQL character set needs once written to the (UTF-8) lake.
+#: Single-byte sets reach 3: latin1 is cp1252 in MySQL (€ U+20AC, “ U+201C), cp1250/cp1251/… likewise.
+#: Multi-byte sets reach 3 (BMP only: utf8mb3, ucs2, the East Asian sets) or 4 (utf8mb4, utf16, utf32,
+#: gb18030: characters outside the BMP). ascii is 1. Any set not listed counts as 4 (the safe side).
+UTF8_MAX_BYTES: dict[str, int] = {
+    "ascii": 1, "utf8mb4": 4, "utf16": 4, "utf16le": 4, "utf32": 4, "gb18030": 4,
+    "utf8mb3": 3, "utf8": 3, "ucs2": 3, "latin1": 3, "latin2": 3, "latin5": 3, "latin7": 3,
+    "cp1250": 3, "cp1251": 3, "cp1256": 3, "cp1257": 3, "cp850": 3, "cp852": 3, "cp866": 3,
+    "dec8": 3, "hp8": 3, "koi8r": 3, "koi8u": 3, "swe7": 3, "greek": 3, "hebrew": 3, "armscii8": 3,
+    "keybcs2": 3, "macce": 3, "macroman": 3, "geostd8": 3, "tis620": 3,
+    "big5": 3, "gbk": 3, "gb2312": 3, "sjis": 3, "cp932": 3, "ujis": 3, "eucjpms": 3, "euckr": 3,
+}
 
 
 @dataclass(frozen=True)
@@ -174,9 +191,13 @@ def value_from_text(col: Column, text: str) -> Any:
 
 
 def arrow_schema(cols: list[Column]) -> pa.Schema:
-    """The declared schema: one field per column in the given order; metadata keeps the MySQL type."""
+    """The declared schema: one field per column in the given order, keeping the MySQL type in metadata.
+
+    Text columns also keep their character set: the Redshift width of a landed file's column depends on it.
+    """
     fields = [
-        pa.field(c.name, arrow_type(c), nullable=c.nullable, metadata={"mysql_type": c.column_type})
+        pa.field(c.name, arrow_type(c), nullable=c.nullable, metadata={
+            "mysql_type": c.column_type, **({"mysql_charset": c.charset} if c.charset else {})})
         for c in cols
     ]
     return pa.schema(fields)
@@ -195,28 +216,93 @@ def redshift_type(col: Column) -> str:
         return f"NUMERIC({precision},{scale})" if precision <= 38 else f"VARCHAR({precision + 2})"
     if kind == "bit":
         return "BIGINT" if _bit_width(col) <= 63 else "NUMERIC(20,0)"
-    if kind == "text":
-        sized = col.data_type.lower() in ("char", "varchar", "enum", "set")
-        if sized and (col.octet_length or col.max_length):
-            length = col.octet_length or 4 * (col.max_length or 0)
-            return f"VARCHAR({min(max(length, 1), _REDSHIFT_VARCHAR_MAX)})"
-        return f"VARCHAR({_REDSHIFT_VARCHAR_MAX})"
+    if kind in ("text", "binary", "geometry"):
+        width, _ = redshift_width(col)
+        return f"VARBYTE({width})" if kind != "text" else f"VARCHAR({width})"
     if kind == "special_text":
         return f"VARCHAR({_SPECIAL_TEXT[col.data_type.lower()]})"
-    if kind == "binary":
-        if col.data_type.lower() in ("binary", "varbinary") and col.max_length:
-            return f"VARBYTE({min(col.max_length, _REDSHIFT_VARBYTE_MAX)})"
-        return f"VARBYTE({_REDSHIFT_VARBYTE_MAX})"
     return {
         "float": "REAL",
         "double": "DOUBLE PRECISION",
         "date": "DATE",
         "datetime": "TIMESTAMP",
-        "timestamp": "TIMESTAMPTZ",
+        # UTC instants loaded into TIMESTAMP (UTC by convention), not TIMESTAMPTZ: AWS documents COPY from
+        # Parquet timestamps into TIMESTAMP only (docs/warehouse.md, "Running on Redshift").
+        "timestamp": "TIMESTAMP",
         "time": "BIGINT",  # microseconds: Parquet duration is a plain INT64 to Redshift
         "year": "SMALLINT",
-        "geometry": f"VARBYTE({_REDSHIFT_VARBYTE_MAX})",  # WKB; ST_GeomFromWKB in dbt if needed
     }[kind]
+
+
+def utf8_bytes_per_char(charset: str | None) -> int:
+    """Most UTF-8 bytes one character of MySQL character set ``charset`` can need (4 when unknown)."""
+    return UTF8_MAX_BYTES.get((charset or "").lower(), 4)
+
+
+_UTF8_FAMILY = {"utf8mb4", "utf8mb3", "utf8"}  # stored as UTF-8 already: source bytes = lake bytes
+_MIN_SOURCE_BYTES = {"ucs2": 2, "utf16": 2, "utf16le": 2, "utf32": 4}
+_BYTE_LIMITED = {"tinytext", "text", "mediumtext", "longtext"}  # limits count bytes, not characters
+
+
+def _text_utf8_bytes(col: Column) -> int | None:
+    """Most UTF-8 bytes a text column's value can take (None: unknown)."""
+    dt = col.data_type.lower()
+    charset = (col.charset or "").lower()
+    if dt in _BYTE_LIMITED:
+        octets = col.octet_length or col.max_length
+        if not octets:
+            return None
+        if charset in _UTF8_FAMILY:
+            return octets
+        return octets // _MIN_SOURCE_BYTES.get(charset, 1) * utf8_bytes_per_char(charset)
+    chars = col.max_length
+    if not chars and dt in ("enum", "set"):
+        values = re.findall(r"'((?:[^']|'')*)'", col.column_type)
+        lengths = [len(v.replace("''", "'")) for v in values]
+        chars = max(lengths, default=1) if dt == "enum" else sum(lengths) + max(len(lengths) - 1, 0)
+    return None if not chars else chars * utf8_bytes_per_char(charset)
+
+
+def utf8_max_bytes(col: Column) -> int | None:
+    """The most UTF-8 bytes a value of a text or binary column can take in the lake (None: unbounded).
+
+    CHAR/VARCHAR/ENUM/SET: characters × the charset's UTF-8 maximum (``CHARACTER_MAXIMUM_LENGTH`` counts
+    characters; ``CHARACTER_OCTET_LENGTH`` counts bytes in the *source* charset, not what the lake holds).
+    TINYTEXT…LONGTEXT are limited in source bytes: as many UTF-8 bytes for the utf8 sets, else
+    (bytes ÷ the set's smallest character) × its UTF-8 maximum. Binary: its byte length. JSON, GEOMETRY:
+    unbounded.
+    """
+    kind = col.kind
+    if kind == "text":
+        if col.data_type.lower() == "json":
+            return None
+        return _text_utf8_bytes(col)
+    if kind == "binary":
+        return col.max_length or col.octet_length or None
+    if kind == "special_text":
+        return _SPECIAL_TEXT[col.data_type.lower()]
+    return None if kind == "geometry" else 0
+
+
+def redshift_width(col: Column) -> tuple[int, bool]:
+    """Bytes of the Redshift VARCHAR/VARBYTE for a text/binary column, and whether a value can exceed it.
+
+    Every value MySQL can hold fits, capped at Redshift's limit (VARCHAR 65535 bytes, VARBYTE 16,777,216):
+    ``(width, True)`` for columns whose values may still be longer (latin1 TEXT, MEDIUMTEXT, LONGTEXT,
+    JSON, LONGBLOB, GEOMETRY); those need a per-column ``oversize`` choice (``truncate`` or ``exclude``).
+    """
+    cap = _REDSHIFT_VARCHAR_MAX if col.kind in ("text", "special_text") else _REDSHIFT_VARBYTE_MAX
+    need = utf8_max_bytes(col)
+    if need is None or need > cap:
+        return cap, True
+    return max(need, 1), False
+
+
+def may_exceed_redshift(col: Column) -> bool:
+    """Whether a value of ``col`` can be longer than the widest Redshift column for it."""
+    if col.kind not in ("text", "special_text", "binary", "geometry"):
+        return False
+    return redshift_width(col)[1]
 
 
 _TO_DAYS_EPOCH = 719528  # TO_DAYS('1970-01-01')
@@ -298,7 +384,8 @@ _ARROW_TO_REDSHIFT: list[tuple[tuple[Callable[[pa.DataType], bool], ...], str]] 
     ((pa.types.is_floating,), "DOUBLE PRECISION"),
     ((pa.types.is_date,), "DATE"),
     ((pa.types.is_time,), "TIME"),
-    ((pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary), "VARBYTE(1024000)"),
+    ((pa.types.is_binary, pa.types.is_large_binary, pa.types.is_fixed_size_binary),
+     f"VARBYTE({REDSHIFT_VARBYTE_MAX})"),
 ]
 
 
@@ -307,7 +394,7 @@ def redshift_type_for_arrow(data_type: pa.DataType) -> str:
     if pa.types.is_decimal(data_type):
         return f"NUMERIC({data_type.precision},{data_type.scale})"
     if pa.types.is_timestamp(data_type):
-        return "TIMESTAMPTZ" if data_type.tz else "TIMESTAMP"
+        return "TIMESTAMP"  # UTC instants too: COPY from Parquet is documented into TIMESTAMP only
     for tests, redshift in _ARROW_TO_REDSHIFT:
         if any(test(data_type) for test in tests):
             return redshift

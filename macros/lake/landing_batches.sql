@@ -1,6 +1,9 @@
 {#- The body of every landing model: the table's lake batches whose _batch_id is not landed yet, stamped
-    with the build's `_landed_at` (see landed_at). -#}
+    with the build's `_landed_at` (see landed_at). On Redshift landing ignores --full-refresh
+    (full_refresh: false): its input is only the batches of this build's load plan, so a rebuild from it
+    would drop every batch landed before; `extractor run --skip-extract --backfill` reloads the whole lake. -#}
 {% macro landing_batches(source_name, table_name) -%}
+{%- if target.type == 'redshift' -%}{{ config(full_refresh=false) }}{%- endif -%}
 with
 
 batches as (

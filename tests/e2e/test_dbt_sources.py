@@ -61,7 +61,7 @@ def test_columns_come_in_parquet_order_with_redshift_types(pipeline, tmp_path: P
     assert [(c.name, c.data_type) for c in written["orders"]] == [
         ("order_id", "NUMERIC(20,0)"), ("customer_id", "INTEGER"), ("status", "VARCHAR(65535)"),
         ("order_total", "NUMERIC(14,2)"), ("currency", "VARCHAR(65535)"), ("ordered_at", "TIMESTAMP"),
-        ("updated_at", "TIMESTAMP"), ("_extracted_at", "TIMESTAMPTZ"), ("_batch_id", "VARCHAR(64)"),
+        ("updated_at", "TIMESTAMP"), ("_extracted_at", "TIMESTAMP"), ("_batch_id", "VARCHAR(64)"),
         ("_op", "CHAR(1)"),
     ]
     # regenerating without columns keeps the ones already written

@@ -11,6 +11,7 @@ from extractor.types import (
     Column,
     arrow_schema,
     arrow_type,
+    may_exceed_redshift,
     redshift_type,
     select_expression,
 )
@@ -44,28 +45,32 @@ CASES = [
     (col("date"), pa.date32(), "DATE"),
     (col("datetime", "datetime(6)", datetime_precision=6), pa.timestamp("us"), "TIMESTAMP"),
     (col("datetime", "datetime", datetime_precision=0), pa.timestamp("us"), "TIMESTAMP"),
-    (col("timestamp", "timestamp(3)", datetime_precision=3), pa.timestamp("us", tz="UTC"), "TIMESTAMPTZ"),
+    (col("timestamp", "timestamp(3)", datetime_precision=3), pa.timestamp("us", tz="UTC"), "TIMESTAMP"),
     (col("time", "time(6)", datetime_precision=6), pa.duration("us"), "BIGINT"),
     (col("year", "year(4)"), pa.int16(), "SMALLINT"),
-    (col("char", "char(10)", max_length=10, octet_length=40), pa.string(), "VARCHAR(40)"),
-    (col("varchar", "varchar(255)", max_length=255, octet_length=1020), pa.string(), "VARCHAR(1020)"),
-    (col("varchar", "varchar(20000)", max_length=20000, octet_length=80000), pa.string(), "VARCHAR(65535)"),
-    (col("tinytext"), pa.string(), "VARCHAR(65535)"),
-    (col("text"), pa.string(), "VARCHAR(65535)"),
-    (col("mediumtext"), pa.string(), "VARCHAR(65535)"),
-    (col("longtext"), pa.string(), "VARCHAR(65535)"),
-    (col("enum", "enum('a','bb')", max_length=2, octet_length=8), pa.string(), "VARCHAR(8)"),
-    (col("set", "set('a','b')", max_length=3, octet_length=12), pa.string(), "VARCHAR(12)"),
+    (col("char", "char(10)", max_length=10, octet_length=40, charset="utf8mb4"), pa.string(), "VARCHAR(40)"),
+    (col("varchar", "varchar(255)", max_length=255, octet_length=1020, charset="utf8mb4"), pa.string(),
+     "VARCHAR(1020)"),
+    (col("varchar", "varchar(20000)", max_length=20000, octet_length=80000, charset="utf8mb4"), pa.string(),
+     "VARCHAR(65535)"),
+    (col("tinytext", max_length=255, octet_length=255, charset="utf8mb4"), pa.string(), "VARCHAR(255)"),
+    (col("text", max_length=65535, octet_length=65535, charset="utf8mb4"), pa.string(), "VARCHAR(65535)"),
+    (col("mediumtext", max_length=16777215, octet_length=16777215, charset="utf8mb4"), pa.string(),
+     "VARCHAR(65535)"),
+    (col("longtext", max_length=4294967295, octet_length=4294967295, charset="utf8mb4"), pa.string(),
+     "VARCHAR(65535)"),
+    (col("enum", "enum('a','bb')", max_length=2, octet_length=8, charset="utf8mb4"), pa.string(), "VARCHAR(8)"),
+    (col("set", "set('a','b')", max_length=3, octet_length=12, charset="utf8mb4"), pa.string(), "VARCHAR(12)"),
     (col("json"), pa.string(), "VARCHAR(65535)"),
     (col("uuid"), pa.string(), "VARCHAR(36)"),
     (col("inet6"), pa.string(), "VARCHAR(39)"),
     (col("binary", "binary(16)", max_length=16), pa.binary(), "VARBYTE(16)"),
     (col("varbinary", "varbinary(300)", max_length=300), pa.binary(), "VARBYTE(300)"),
-    (col("tinyblob"), pa.binary(), "VARBYTE(1024000)"),
-    (col("blob"), pa.binary(), "VARBYTE(1024000)"),
-    (col("mediumblob"), pa.binary(), "VARBYTE(1024000)"),
-    (col("longblob"), pa.binary(), "VARBYTE(1024000)"),
-    *[(col(g), pa.binary(), "VARBYTE(1024000)") for g in (
+    (col("tinyblob", max_length=255, octet_length=255), pa.binary(), "VARBYTE(255)"),
+    (col("blob", max_length=65535, octet_length=65535), pa.binary(), "VARBYTE(65535)"),
+    (col("mediumblob", max_length=16777215, octet_length=16777215), pa.binary(), "VARBYTE(16777215)"),
+    (col("longblob", max_length=4294967295, octet_length=4294967295), pa.binary(), "VARBYTE(16777216)"),
+    *[(col(g), pa.binary(), "VARBYTE(16777216)") for g in (
         "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
         "geometrycollection",
     )],
@@ -82,6 +87,47 @@ def test_every_mysql_type_has_an_arrow_and_a_redshift_type(column, arrow, redshi
     assert redshift_type(column) == redshift
     for reader in ("connectorx", "pymysql"):
         assert select_expression(column, reader).endswith("`c`")
+
+
+# (column as MariaDB's information_schema describes it, Redshift type, may a value still exceed it)
+SIZING = [
+    # A latin1 VARCHAR(10) counts 10 bytes of latin1 (cp1252), but "€€€€€€€€€€" is 30 UTF-8 bytes.
+    (col("varchar", "varchar(10)", max_length=10, octet_length=10, charset="latin1"), "VARCHAR(30)", False),
+    (col("varchar", "varchar(10)", max_length=10, octet_length=30, charset="utf8mb3"), "VARCHAR(30)", False),
+    (col("varchar", "varchar(10)", max_length=10, octet_length=40, charset="utf8mb4"), "VARCHAR(40)", False),
+    (col("varchar", "varchar(10)", max_length=10, octet_length=20, charset="ucs2"), "VARCHAR(30)", False),
+    (col("varchar", "varchar(10)", max_length=10, octet_length=10, charset="ascii"), "VARCHAR(10)", False),
+    (col("char", "char(5)", max_length=5, octet_length=20, charset="utf8mb4"), "VARCHAR(20)", False),
+    (col("varchar", "varchar(30000)", max_length=30000, octet_length=30000, charset="latin1"),
+     "VARCHAR(65535)", True),
+    # TEXT limits are bytes in the source charset: utf8 TEXT is ≤ 65535 UTF-8 bytes, latin1 TEXT is not.
+    (col("text", max_length=65535, octet_length=65535, charset="utf8mb4"), "VARCHAR(65535)", False),
+    (col("text", max_length=65535, octet_length=65535, charset="latin1"), "VARCHAR(65535)", True),
+    (col("tinytext", max_length=255, octet_length=255, charset="latin1"), "VARCHAR(765)", False),
+    (col("mediumtext", max_length=16777215, octet_length=16777215, charset="utf8mb4"), "VARCHAR(65535)", True),
+    (col("longtext", max_length=4294967295, octet_length=4294967295, charset="utf8mb4"), "VARCHAR(65535)", True),
+    (col("enum", "enum('ab','cde')", max_length=3, octet_length=12, charset="utf8mb4"), "VARCHAR(12)", False),
+    (col("json", "longtext"), "VARCHAR(65535)", True),
+    (col("mediumblob", max_length=16777215, octet_length=16777215), "VARBYTE(16777215)", False),
+    (col("longblob", max_length=4294967295, octet_length=4294967295), "VARBYTE(16777216)", True),
+    (col("int"), "INTEGER", False),
+]
+
+
+@pytest.mark.parametrize(("column", "redshift", "exceeds"), SIZING,
+                         ids=[f"{c.charset}-{c.column_type}" for c, _, _ in SIZING])
+def test_text_is_sized_in_utf8_bytes_per_charset_capped_at_redshifts_limit(column, redshift, exceeds):
+    assert redshift_type(column) == redshift
+    assert may_exceed_redshift(column) is exceeds
+
+
+def test_a_latin1_value_fits_its_redshift_width_in_utf8():
+    column = col("varchar", "varchar(10)", max_length=10, octet_length=10, charset="latin1")
+    value = "Zürich–Köl"  # 10 latin1 (cp1252) bytes
+    assert len(value.encode("cp1252")) == 10
+    assert len(value.encode()) <= int(redshift_type(column)[len("VARCHAR("):-1])
+    worst = "€" * 10
+    assert len(worst.encode()) <= int(redshift_type(column)[len("VARCHAR("):-1])
 
 
 def test_unknown_type_names_the_column_and_the_type():
