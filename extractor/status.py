@@ -265,7 +265,7 @@ def _failed_before_registering(storage: Storage, pipeline: str, statuses: list[T
 
 def _run_day(run_id: str) -> date | None:
     try:
-        return datetime.strptime(run_id[:8], "%Y%m%d").date()
+        return date(int(run_id[:4]), int(run_id[4:6]), int(run_id[6:8]))
     except ValueError:
         return None
 
@@ -309,7 +309,7 @@ def _waiting(conn: Any, cfg: TableConfig, wm: Watermark | None, now: datetime) -
     table_sql = f"{_q(cfg.source_db)}.{_q(cfg.source_name)}"
     cursor = (wm.cursor.column if wm else None) or cfg.cursor_column
     ids = tuple((wm.cursor.id_columns if wm else None) or cfg.id_columns)
-    strategy = wm.strategy if wm else cfg.cdc_strategy
+    strategy: cdc.Strategy = wm.strategy if wm else cfg.cdc_strategy  # type: ignore[assignment]  # never auto here
     newest = mysql.scalar(conn, f"SELECT MAX({_q(cursor)}) FROM {table_sql}") if cursor else None
     found: dict[str, Any] = {"newest": _show((newest,)) if newest is not None else None, "oldest_waiting": None,
                              "rows_waiting": None, "rows_waiting_exact": True, "lag_seconds": None}
@@ -349,9 +349,10 @@ def _waiting(conn: Any, cfg: TableConfig, wm: Watermark | None, now: datetime) -
     found["oldest_waiting"] = _show(first)
     oldest = first[0] if first and plan.by_cursor else None
     if isinstance(oldest, datetime | date):
-        moment = oldest if isinstance(oldest, datetime) else datetime(oldest.year, oldest.month, oldest.day)
-        found["lag_seconds"] = _round(max(0.0, (now.replace(tzinfo=None) - moment.replace(tzinfo=None))
-                                          .total_seconds()))
+        # The session is pinned to UTC: DATETIME and TIMESTAMP values are UTC; a DATE is its midnight.
+        moment = oldest.replace(tzinfo=UTC) if isinstance(oldest, datetime) else \
+            datetime(oldest.year, oldest.month, oldest.day, tzinfo=UTC)
+        found["lag_seconds"] = _round(max(0.0, (now - moment).total_seconds()))
     elif last_success is not None:
         found["lag_seconds"] = _round((now - last_success).total_seconds())
     return found
@@ -420,7 +421,7 @@ def _state(status: TableStatus, wm: Watermark | None) -> str:
 def human_duration(value: float | timedelta) -> str:
     """``3d 4h``, ``2h 5m``, ``4m 10s``, ``12s`` — two units at most."""
     seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")
