@@ -225,13 +225,12 @@ def _failed_before_registering(storage: Storage, pipeline: str, statuses: list[T
 
     A run records itself in the watermark only once it holds the table's lock; one that failed earlier
     (a configuration error, a dependency that failed, another run holding the lock) is only in its run
-    report. Run ids start with their UTC date, so only the days since the oldest watermark's run (at most
-    a week; two days for tables never extracted) are listed.
+    report. Run ids start with their UTC date, so only the days since the oldest watermark's run (at least
+    yesterday, at most a week back) are listed.
     """
-    since = [m.mysql.last_run_id for m in marks.values() if m and m.mysql.last_run_id]
-    first_day = (now - timedelta(days=1)).date()
-    if since and len(since) == len(marks):
-        first_day = max(_run_day(min(since)) or first_day, (now - timedelta(days=7)).date())
+    days = [_run_day(m.mysql.last_run_id) for m in marks.values() if m and m.mysql.last_run_id]
+    first_day = min([d for d in days if d] + [(now - timedelta(days=1)).date()])
+    first_day = max(first_day, (now - timedelta(days=7)).date())
     keys: list[str] = []
     day = first_day
     while day <= now.date():

@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DAGS = ROOT / "orchestration" / "airflow" / "dags"
 DAG_ID = "extractor_nightly_sales"
+CLI = [sys.executable, "-m", "extractor"]
 pytestmark = pytest.mark.slow
 
 
@@ -46,25 +47,31 @@ def _night(airflow_python: Path, env: dict[str, str], cwd: Path) -> dict:
     return json.loads(lines[-1][len("NIGHT "):])
 
 
-def test_two_nights_of_the_airflow_dag_leave_the_warehouse_equal_to_mysql(airflow_python, mysql_db, tmp_path):
+def _environments(airflow_python: Path, mysql_db, tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(the Airflow tasks' environment, the project's) over a migrated SQLite metadata db and a sample database."""
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)
     warehouse = tmp_path / "warehouse.duckdb"
-    project_env = {**mysql_db.env(), "SALES_DB": mysql_db.database, "EXTRACTOR_LAKE": str(tmp_path / "lake"),
-                   "EXTRACTOR_CONFIG_DIR": str(config), "EXTRACTOR_ENV": "demo", "EXTRACTOR_DUCKDB": str(warehouse),
-                   "DBT_DUCKDB_PATH": str(warehouse), "TZ": "UTC", "PYTHONPATH": str(ROOT)}
-    cli = [sys.executable, "-m", "extractor"]
-    env = {**os.environ, **project_env,
-           "EXTRACTOR_BIN": " ".join(cli), "EXTRACTOR_WORKDIR": str(ROOT), "EXTRACTOR_TASK_RETRIES": "0",
-           "EXTRACTOR_MAX_LAG": "1h", "AIRFLOW_HOME": str(tmp_path / "airflow"),
+    project_env = {**os.environ, **mysql_db.env(), "SALES_DB": mysql_db.database,
+                   "EXTRACTOR_LAKE": str(tmp_path / "lake"), "EXTRACTOR_CONFIG_DIR": str(config),
+                   "EXTRACTOR_ENV": "demo", "EXTRACTOR_DUCKDB": str(warehouse), "DBT_DUCKDB_PATH": str(warehouse),
+                   "TZ": "UTC", "PYTHONPATH": str(ROOT)}
+    env = {**project_env, "EXTRACTOR_BIN": " ".join(CLI), "EXTRACTOR_WORKDIR": str(ROOT),
+           "EXTRACTOR_TASK_RETRIES": "0", "EXTRACTOR_MAX_LAG": "1h", "AIRFLOW_HOME": str(tmp_path / "airflow"),
            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     env.pop("VIRTUAL_ENV", None)
     migrate = subprocess.run([str(airflow_python.with_name("airflow")), "db", "migrate"], env=env,
                              capture_output=True, text=True, check=False)
     assert migrate.returncode == 0, migrate.stderr[-3000:]
-    created = subprocess.run([*cli, "sample", "create", "--orders", "300"], env={**os.environ, **project_env},
+    created = subprocess.run([*CLI, "sample", "create", "--orders", "300"], env=project_env,
                              capture_output=True, text=True, check=False)
     assert created.returncode == 0, created.stderr
+    return env, project_env
+
+
+def test_two_nights_of_the_airflow_dag_leave_the_warehouse_equal_to_mysql(airflow_python, mysql_db, tmp_path):
+    env, project_env = _environments(airflow_python, mysql_db, tmp_path)
+    warehouse = tmp_path / "warehouse.duckdb"
 
     first = _night(airflow_python, env, tmp_path)
     tables = ["customers", "products", "orders", "order_items"]
@@ -74,7 +81,7 @@ def test_two_nights_of_the_airflow_dag_leave_the_warehouse_equal_to_mysql(airflo
     assert "dbt_build" in first["xcom"], (first["tasks"], sorted(first["xcom"]))
     assert sorted(first["xcom"]["dbt_build"]) == sorted(tables)  # everything changed on the first night
 
-    changed = subprocess.run([*cli, "sample", "mutate", "--seed", "3", "--json"], env={**os.environ, **project_env},
+    changed = subprocess.run([*CLI, "sample", "mutate", "--seed", "3", "--json"], env=project_env,
                              capture_output=True, text=True, check=False)
     assert changed.returncode == 0, changed.stderr
     summary = json.loads(changed.stdout)
@@ -85,8 +92,8 @@ def test_two_nights_of_the_airflow_dag_leave_the_warehouse_equal_to_mysql(airflo
     assert second["xcom"]["extract_orders"]["rows"] >= len(summary["orders_inserted"])
     assert set(second["xcom"]["status"].values()) == {"fresh"}
 
-    verified = subprocess.run([*cli, "verify", "-p", "sales", "--target", str(warehouse)],
-                              env={**os.environ, **project_env}, capture_output=True, text=True, check=False)
+    verified = subprocess.run([*CLI, "verify", "-p", "sales", "--target", str(warehouse)],
+                              env=project_env, capture_output=True, text=True, check=False)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     source = {r[0]: r[1:] for r in mysql_db.query("SELECT customer_id, tier, address FROM customers")}
     orders = {r[0]: r[1:] for r in mysql_db.query("SELECT order_id, status, updated_at FROM orders")}
@@ -99,3 +106,20 @@ def test_two_nights_of_the_airflow_dag_leave_the_warehouse_equal_to_mysql(airflo
                              [summary["product_deleted"]]).fetchone()
     assert staged == source and facts == orders
     assert deleted == (False,)
+
+
+def test_a_night_with_a_failing_table_skips_its_dependents_builds_the_rest_and_fails(airflow_python, mysql_db,
+                                                                                      tmp_path):
+    env, _project_env = _environments(airflow_python, mysql_db, tmp_path)
+    mysql_db.execute("RENAME TABLE orders TO orders_gone")  # extracting orders fails (its table is missing)
+
+    night = _night(airflow_python, env, tmp_path)
+    tasks = night["tasks"]
+    assert night["state"] == "failed", night
+    assert (tasks["extract_orders"], tasks["extract_order_items"]) == ("failed", "upstream_failed")
+    assert (tasks["extract_customers"], tasks["extract_products"]) == ("success", "success")
+    assert sorted(night["xcom"]["dbt_build"]) == ["customers", "products"]  # what landed is still built
+    assert (tasks["dbt_build"], tasks["acknowledge"]) == ("success", "success")
+    assert (tasks["status"], tasks["night_failed"]) == ("failed", "failed")
+    log = next(tmp_path.glob("night-0.log")).read_text()
+    assert "extractor status exited 13" in log and "orders: last run" in log
