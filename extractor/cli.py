@@ -881,6 +881,85 @@ def verify(
         raise typer.Exit(code)
 
 
+# ------------------------------------------------------------------- nightly: plan · status · build · ack
+
+
+@app.command()
+def plan(
+    pipeline: PipelineOption = None, table: TablesOption = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Tables in dependency levels (what can run at once), each with its strategy and dbt selection."""
+    from extractor.plan import pipeline_plan, plan_text
+
+    result = pipeline_plan(_pipeline(_project(config_dir, env), pipeline), table)
+    _emit(result.to_dict(), as_json, plan_text(result))
+
+
+@app.command()
+def status(
+    pipeline: PipelineOption = None, table: TablesOption = None,
+    max_lag: Annotated[str | None, typer.Option("--max-lag", help="Exit 10 when a table is further behind "
+                                                "the source than this (1s, 15m, 2h, 1d).")] = None,
+    max_pending_age: Annotated[str | None, typer.Option("--max-pending-age", help="Exit 11 when a batch waits "
+                                                        "longer than this for the warehouse.")] = None,
+    warehouse: Annotated[bool, typer.Option("--warehouse/--no-warehouse", help="Read landing freshness.")] = True,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Per table: last run, position, lag behind the source, pending batches, lock, warehouse freshness.
+
+    Exit codes: 0 ok, 10 behind --max-lag, 11 pending past --max-pending-age, 12 source or lake not
+    readable, 13 last run failed, 14 locked by a dead process (the highest that applies).
+    """
+    from extractor.cleanup import parse_duration
+    from extractor.status import pipeline_status, status_text
+
+    project = _project(config_dir, env)
+    result = pipeline_status(project, _pipeline(project, pipeline), tables=table,
+                             max_lag=parse_duration(max_lag) if max_lag else None,
+                             max_pending_age=parse_duration(max_pending_age) if max_pending_age else None,
+                             warehouse=warehouse)
+    _emit(result.to_dict(), as_json, status_text(result))
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def acknowledge(
+    pipeline: PipelineOption = None, table: TablesOption = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Record in each watermark which pending batches reached the warehouse's landing models."""
+    from extractor import dbt
+
+    project = _project(config_dir, env)
+    acks = dbt.acknowledge(project, _pipeline(project, pipeline), tables=table)
+    _emit([dataclasses.asdict(a) for a in acks], as_json, "\n".join(
+        f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; {a.still_pending} pending"
+        for a in acks))
+
+
+@dbt_app.command("build")
+def dbt_build(
+    pipeline: PipelineOption = None,
+    select: Annotated[str | None, typer.Option("--select", help="dbt node selection (default: everything).")] = None,
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """`dbt build` pointed at the pipeline's lake and target (no extract, no acknowledgement); dbt's exit code."""
+    from extractor import dbt
+
+    project = _project(config_dir, env)
+    chosen = _pipeline(project, pipeline)
+    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    code = dbt.build(workdir, None, None, select=select.split() if select else None,
+                     vars=dbt.build_vars(project, chosen), env=dbt.build_env(project, chosen))
+    if code:
+        typer.echo(f"error: dbt build failed with exit code {code}", err=True)
+        raise typer.Exit(code)
+
+
 class _WithoutPandas(importlib.abc.MetaPathFinder):
     """Refuses ``import pandas`` in an ``extractor`` process.
 

@@ -420,6 +420,54 @@ def redshift_schema(target: Any) -> str:
     return redshift.target_schema(target)
 
 
+def landing_freshness(target: Any, schema: str, relations: Mapping[str, str]) -> dict[str, datetime | None]:
+    """Newest ``_extracted_at`` per table in its landing relation (None: not built yet, or empty).
+
+    ``extractor status`` reports it as the warehouse's freshness. DuckDB opens the file read-only (a build
+    writing it at that moment makes this fail with a WarehouseError); Redshift reads zone maps for MAX.
+    """
+    kind = _target_field(target, "type")
+    sql = "select max(_extracted_at) from {schema}.{relation}"
+    if kind == "duckdb":
+        import duckdb  # noqa: PLC0415
+
+        path = _target_field(target, "path") or "warehouse.duckdb"
+        if not Path(path).exists():
+            return {t: None for t in relations}
+        try:
+            with duckdb.connect(str(path), read_only=True) as conn:
+                existing = {r[0] for r in conn.execute(
+                    "select table_name from information_schema.tables where table_schema = ?", [schema]).fetchall()}
+                found: dict[str, datetime | None] = {}
+                for table, relation in relations.items():
+                    row = conn.execute(sql.format(schema=_quote(schema), relation=_quote(relation))).fetchone() \
+                        if relation in existing else None
+                    found[table] = _aware(row[0]) if row else None
+                return found
+        except duckdb.Error as exc:
+            raise WarehouseError(f"cannot read landing freshness: {str(exc).splitlines()[0]}",
+                                 where=f"{path}:{schema}") from None
+    if kind == "redshift":
+        # The landed batch ids (one connection): they sort by extraction time, and the newest names its run.
+        batches = _acknowledged_redshift(target, schema, relations)
+        return {t: _batch_time(max(batches[t])) if batches.get(t) else None for t in relations}
+    raise WarehouseError(f"unknown warehouse type {kind!r}", hint="use duckdb or redshift")
+
+
+def _aware(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _batch_time(batch: str) -> datetime | None:
+    """When a batch was extracted, from its id (``<run_id>-<seq>``; run ids start with the UTC time)."""
+    try:
+        return datetime.strptime(batch[:23], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def landing_schema(target_schema: str = "main") -> str:
     """The schema dbt builds landing models into (``<profile schema>_landing``, dbt's default naming)."""
     return f"{target_schema}_landing"

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, redshift, schema_run, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
+from extractor.dependencies import DependencyNotReady, wait_for_dependencies
 from extractor.errors import ConfigError, DataError, ExtractorError, SourceError, StateError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
@@ -986,6 +987,18 @@ def page_budget(batch_max_bytes: int, tables_at_once: int) -> int:
     return max(1, batch_max_bytes // max(1, tables_at_once))
 
 
+def _dependencies_ready(ctx: _RunContext, table: TableConfig, selected: set[str]) -> tuple[str | None, float]:
+    """``(None, seconds waited)`` once the dependencies other processes extract are ready, else why not."""
+    if ctx.options.dry_run:
+        return None, 0.0
+    try:
+        return None, wait_for_dependencies(ctx.storage, ctx.pipeline, table, selected)
+    except DependencyNotReady as refused:
+        return f"skipped: {refused}", 0.0
+    except ExtractorError as err:  # a dependency's lock or watermark cannot be read
+        return f"skipped: the state of a table it depends on cannot be read: {err}", 0.0
+
+
 def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOptions = SyncOptions()) -> RunReport:
     """Extract the pipeline's tables in dependency order, independent ones in parallel."""
     use_returnable_memory_pool()
@@ -999,18 +1012,22 @@ def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOpt
     report = RunReport(run_id=run_id, pipeline=pipeline.name, started_at=datetime.now(UTC), dry_run=options.dry_run)
     failed: set[str] = set()
     levels = pipeline.ordered_tables(options.tables)
+    selected = {t.name for level in levels for t in level}
+    waited: dict[str, float] = {}
     workers = max(1, pipeline.defaults.parallelism)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract") as pool:
         for level in levels:
-            runnable, skipped = [], []
+            runnable: list[tuple[TableConfig, str | None]] = []
+            skipped: list[tuple[TableConfig, str | None]] = []
             for table in level:
                 blocked = [d for d in table.depends_on if d in failed]
-                (skipped if blocked else runnable).append((table, blocked))
-            for table, blocked in skipped:
+                reason, waited[table.name] = (f"skipped: depends on {', '.join(blocked)}, which failed", 0.0) \
+                    if blocked else _dependencies_ready(ctx, table, selected)
+                (skipped if reason else runnable).append((table, reason))
+            for table, reason in skipped:
                 failed.add(table.name)
                 report.tables.append(TableResult(
-                    table.name, table.source_table, table.cdc_strategy, status="skipped",
-                    error=f"skipped: depends on {', '.join(blocked)}, which failed",
+                    table.name, table.source_table, table.cdc_strategy, status="skipped", error=reason,
                 ))
             # Tables extracted at once share the page budget: memory is bounded by batch_max_bytes, not
             # by how many tables run in parallel.
@@ -1019,6 +1036,9 @@ def sync_pipeline(pipeline: Pipeline, source: SourceConnection, options: SyncOpt
             for result in results:
                 if result.status == "failed":
                     failed.add(result.table)
+                if waited.get(result.table, 0.0) >= 0.1:
+                    result.warnings.append(f"waited {waited[result.table]:.1f} s for a table it depends on, "
+                                           "which another process was extracting")
             report.tables.extend(results)
     report.finished_at = datetime.now(UTC)
     if not options.dry_run:

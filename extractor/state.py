@@ -324,7 +324,11 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _stale_reason(info: LockInfo, now: datetime) -> str | None:
+def stale_reason(info: LockInfo, now: datetime) -> str | None:
+    """Why a lock is abandoned (expired, or its process on this host is gone), or None while it may be live.
+
+    A holder on another host is known dead only once its lock expires (it refreshes it after every file).
+    """
     if info.expires_at <= now:
         return f"expired at {info.expires_at.isoformat()}"
     if info.host == socket.gethostname() and not _pid_alive(info.pid):
@@ -382,7 +386,7 @@ class TableLock:
                 raise LockError(f"table {self.layout.display} has an unreadable lock",
                                 where=self.storage.uri(key),
                                 hint=f"if no extractor runs for it, run `{self._break_command()}`") from None
-            reason = _stale_reason(holder, _now())
+            reason = stale_reason(holder, _now())
             if reason is None:
                 raise LockError(
                     f"table {self.layout.display} is locked by run {holder.run_id} (owner {holder.owner}, "
