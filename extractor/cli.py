@@ -354,6 +354,10 @@ def _pipeline(project: Project, name: str | None) -> Pipeline:
     return project.pipeline(name)
 
 
+#: The progress display shows a table's rows/s once it has been running this long.
+_MIN_RATE_SECONDS = 1.0
+
+
 def _progress_printer(enabled: bool) -> tuple[Any, Any]:
     """A rich progress display fed by the pipeline's per-page callback (terminal only)."""
     if not enabled:
@@ -370,8 +374,11 @@ def _progress_printer(enabled: bool) -> tuple[Any, Any]:
         if table not in tasks:
             tasks[table] = progress.add_task(table, total=None, rows=0, files=0, rate="")
             started[table] = time.monotonic()
-        elapsed = max(time.monotonic() - started[table], 1e-6)
-        progress.update(tasks[table], rows=rows, files=files, rate=f"{rows / elapsed:,.0f}")
+        elapsed = time.monotonic() - started[table]
+        # The first page often arrives within microseconds of the table's start (read ahead while the
+        # previous table finished): a rate over so short an interval means nothing, so none is shown yet.
+        rate = f"{rows / elapsed:,.0f}" if elapsed >= _MIN_RATE_SECONDS else ""
+        progress.update(tasks[table], rows=rows, files=files, rate=rate)
 
     return update, progress
 
@@ -392,6 +399,8 @@ def _report_text(report: RunReport) -> str:
             why = ("the table is empty" if t.strategy == "full_sync"  # every run reads the whole table
                    else f"nothing changed since {t.position_before or 'the last run'}")
             lines.append(f"{t.table}: 0 rows — {why}")
+        for note in t.notes:
+            lines.append(f"note: {t.table}: {note}")
         for w in t.warnings:
             lines.append(f"warning: {t.table}: {w}")
         if t.null_cursor_rows:
@@ -400,9 +409,11 @@ def _report_text(report: RunReport) -> str:
             lines.append(f"note: {t.table}.{col}: {n} zero date(s) landed as NULL")
         if t.error:
             lines.append(f"error: {t.table}: {t.error}")
-    verb = "planned" if report.dry_run else "extracted"
-    total = sum(t.rows for t in report.tables)
-    lines.append(f"run {report.run_id}: {verb} {total:,} rows from {len(report.tables)} table(s)"
+    if report.dry_run:  # nothing is read: the total is the estimates' (COUNT(*) of what the run would read)
+        what = f"would read ~{sum(t.estimated_rows or 0 for t in report.tables):,} rows"
+    else:
+        what = f"extracted {sum(t.rows for t in report.tables):,} rows"
+    lines.append(f"run {report.run_id}: {what} from {len(report.tables)} table(s)"
                  + ("" if report.ok else " — FAILED"))
     return "\n".join(lines)
 
