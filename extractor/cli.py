@@ -201,19 +201,48 @@ def show_pipeline(
 @config_app.command("validate")
 def validate(
     name: Annotated[str | None, typer.Argument(help="Pipeline to validate (default: all).")] = None,
+    check_source: Annotated[bool, typer.Option(
+        "--check-source", help="Also connect to each pipeline's MySQL and run the checks sync runs before "
+        "reading: every table and configured column exists, the cursor's type can order changes, id_columns "
+        "are a primary or unique NOT NULL key, an index serves incremental reads (warning). Reads only "
+        "information_schema.")] = False,
     config_dir: ConfigDirOption = None,
     env: EnvOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connections and pipelines without touching any database."""
+    """Validate connections and pipelines.
+
+    Without --check-source no database is touched: keys, types, ${VAR}s, connections, depends_on.
+
+    With --check-source, also the checks sync runs against MySQL before reading (see the option).
+    """
     project = _project(config_dir, env)
     pipelines = [project.pipeline(name)] if name else list(project.pipelines.values())
     if not pipelines:
         raise ConfigError(
             f"no pipelines in {project.config_dir / 'pipelines'}", hint="add a pipelines/<name>.yml"
         )
-    result = {p.name: {"status": "ok", "tables": len(p.tables)} for p in pipelines}
-    _emit(result, as_json, "\n".join(f"OK  {n}  ({r['tables']} tables)" for n, r in result.items()))
+    result: dict[str, Any] = {p.name: {"status": "ok", "tables": len(p.tables)} for p in pipelines}
+    if not check_source:
+        _emit(result, as_json, "\n".join(f"OK  {n}  ({r['tables']} tables)" for n, r in result.items()))
+        return
+    from extractor.preflight import check_source as run_checks
+
+    lines, codes = [], []
+    for p in pipelines:
+        checks = run_checks(p, project.source(p.source))
+        failed = [c for c in checks if c.status == "failed"]
+        result[p.name].update(status="failed" if failed else "ok", source=p.source,
+                              checks=[dataclasses.asdict(c) for c in checks])
+        codes += [c.exit_code for c in failed]
+        lines.append(f"{'FAILED' if failed else 'OK'}  {p.name}  ({len(p.tables)} tables, checked against "
+                     f"MySQL '{p.source}')")
+        for c in checks:
+            lines += [f"error: {c.table}: {c.error}"] if c.error else []
+            lines += [f"note: {c.table}: {n}" for n in c.notes] + [f"warning: {c.table}: {w}" for w in c.warnings]
+    _emit(result, as_json, "\n".join(lines))
+    if codes:
+        raise typer.Exit(codes[0])
 
 
 # ------------------------------------------------------------------------------------------- connections
