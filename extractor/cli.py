@@ -824,7 +824,9 @@ def run(
     pipeline: PipelineOption = None,
     table: TablesOption = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Reload the lake tables first.")] = False,
-    select: Annotated[str | None, typer.Option("--select", help="dbt node selection (default: everything).")] = None,
+    select: Annotated[str | None, typer.Option(
+        "--select", help="dbt node selection (default: @source:<pipeline> — the pipeline's models, what is "
+        "downstream of them and what that needs; with -t, of those tables).")] = None,
     skip_extract: Annotated[bool, typer.Option("--skip-extract", help="Only build and acknowledge.")] = False,
     project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
     = None,
@@ -845,22 +847,28 @@ def run(
         if not report.ok:
             _emit(result, as_json, "extract failed: dbt build skipped")
             raise typer.Exit(_exit_code(report))
-    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    workdir = dbt.project_dir_for(project.config_dir, project_dir)
     if not as_json:
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
     started = time.monotonic()
-    code = dbt.build(workdir, None, None, select=select, vars=dbt.build_vars(project, chosen),
+    selection = select or dbt.default_selection(chosen, table)
+    for warning in dbt.warehouse_warnings(project, chosen):
+        typer.echo(f"warning: {warning}", err=True)
+    code = dbt.build(workdir, None, None, select=selection, vars=dbt.build_vars(project, chosen),
                      env=dbt.build_env(project, chosen), extra=("--quiet",) if as_json else ())
+    result["dbt_select"] = selection
     result["dbt_exit_code"] = code
     result["dbt_seconds"] = round(time.monotonic() - started, 3)
+    if code != 0:  # batches stay pending: the next successful build acknowledges them
+        result["acknowledged"] = []
+        _emit(result, as_json, "nothing acknowledged: the build failed")
+        typer.echo(f"error: dbt build failed with exit code {code}", err=True)
+        raise typer.Exit(code)
     acks = dbt.acknowledge(project, chosen, tables=table)
     result["acknowledged"] = [dataclasses.asdict(a) for a in acks]
     text = "\n".join(f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; "
                      f"{a.still_pending} pending" for a in acks)
     _emit(result, as_json, text)
-    if code != 0:
-        typer.echo(f"error: dbt build failed with exit code {code}", err=True)
-        raise typer.Exit(code)
 
 
 dbt_app = typer.Typer(help="dbt helpers: generate sources from the pipeline YAML.", no_args_is_help=True)
@@ -882,7 +890,7 @@ def dbt_sources(
 
     project = _project(config_dir, env)
     chosen = _pipeline(project, pipeline)
-    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    workdir = dbt.project_dir_for(project.config_dir, project_dir)
     columns = dbt.discover_columns(project, chosen) if discover else None
     path = dbt.write_sources(chosen, workdir / "dbt_project" / "models", columns)
     typer.echo(f"wrote {path}")

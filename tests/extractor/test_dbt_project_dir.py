@@ -1,0 +1,62 @@
+"""`extractor dbt sources` and `run` find the user's dbt project, never the installed package's own."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from extractor import dbt
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _models(project: Path) -> list[Path]:
+    return sorted(project.rglob("_sales__sources.yml"))
+
+
+def test_dbt_sources_outside_a_project_stops_with_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    before = (ROOT / "dbt_project" / "models" / "landing" / "_sales__sources.yml").stat().st_mtime_ns
+    from typer.testing import CliRunner
+
+    from extractor.cli import app
+
+    done = CliRunner().invoke(app, ["dbt", "sources", "-p", "sales", "--keep-columns",
+                                    "--config-dir", str(tmp_path / "config")])
+    assert done.exit_code == 2, done.output
+    assert done.stderr == (f"error: {outside}: not inside a dbt project: no dbt_project.yml here, in a parent "
+                           "directory or beside the config directory — run from the dbt project's root or pass "
+                           "--project-dir\n")
+    assert (ROOT / "dbt_project" / "models" / "landing" / "_sales__sources.yml").stat().st_mtime_ns == before
+    assert _models(tmp_path) == []
+
+
+def test_dbt_sources_honours_project_dir(tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("name: proj\n")
+    monkeypatch.chdir(tmp_path)
+    from typer.testing import CliRunner
+
+    from extractor.cli import app
+
+    args = ["dbt", "sources", "-p", "sales", "--keep-columns", "--config-dir", str(tmp_path / "config")]
+    done = CliRunner().invoke(app, [*args, "--project-dir", str(project)])
+    assert done.exit_code == 0, done.output
+    assert _models(tmp_path) == [project / "dbt_project" / "models" / "landing" / "_sales__sources.yml"]
+    wrong = CliRunner().invoke(app, [*args, "--project-dir", str(tmp_path / "config")])
+    assert wrong.exit_code == 2 and "no dbt_project.yml in --project-dir" in wrong.stderr
+
+
+def test_the_project_is_found_from_a_subdirectory_and_beside_the_config(tmp_path, monkeypatch):
+    project = tmp_path / "proj"
+    (project / "models" / "deep").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: proj\n")
+    monkeypatch.chdir(project / "models" / "deep")
+    assert dbt.project_dir_for(None) == project.resolve()
+    monkeypatch.chdir(tmp_path)
+    assert dbt.project_dir_for(project / "config") == project.resolve()
