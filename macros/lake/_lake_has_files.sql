@@ -7,5 +7,7 @@
         {{ return(true) }}
     {%- endif -%}
     {%- set found = run_query("select count(*) from glob('" ~ parts[1] ~ "')") -%}
+    {#- none: no connection to ask (a loader that only parses the project) -#}
+    {%- if found is none -%}{{ return(true) }}{%- endif -%}
     {{ return(found.columns[0].values()[0] > 0) }}
 {%- endmacro %}
