@@ -222,25 +222,15 @@ def validate(
         raise ConfigError(
             f"no pipelines in {project.config_dir / 'pipelines'}", hint="add a pipelines/<name>.yml"
         )
-    result: dict[str, Any] = {p.name: {"status": "ok", "tables": len(p.tables)} for p in pipelines}
     if not check_source:
+        result = {p.name: {"status": "ok", "tables": len(p.tables)} for p in pipelines}
         _emit(result, as_json, "\n".join(f"OK  {n}  ({r['tables']} tables)" for n, r in result.items()))
         return
-    from extractor.preflight import check_source as run_checks
+    from extractor import preflight
 
-    lines, codes = [], []
-    for p in pipelines:
-        checks = run_checks(p, project.source(p.source))
-        failed = [c for c in checks if c.status == "failed"]
-        result[p.name].update(status="failed" if failed else "ok", source=p.source,
-                              checks=[dataclasses.asdict(c) for c in checks])
-        codes += [c.exit_code for c in failed]
-        lines.append(f"{'FAILED' if failed else 'OK'}  {p.name}  ({len(p.tables)} tables, checked against "
-                     f"MySQL '{p.source}')")
-        for c in checks:
-            lines += [f"error: {c.table}: {c.error}"] if c.error else []
-            lines += [f"note: {c.table}: {n}" for n in c.notes] + [f"warning: {c.table}: {w}" for w in c.warnings]
-    _emit(result, as_json, "\n".join(lines))
+    checked = [preflight.check_source(p, project.source(p.source)) for p in pipelines]
+    _emit({c.pipeline: c.to_dict() for c in checked}, as_json, "\n".join(line for c in checked for line in c.lines()))
+    codes = [c.exit_code for c in checked if c.exit_code]
     if codes:
         raise typer.Exit(codes[0])
 
@@ -828,7 +818,8 @@ def run(
         "--select", help="dbt node selection (default: @source:<pipeline> — the pipeline's models, what is "
         "downstream of them and what that needs; with -t, of those tables).")] = None,
     skip_extract: Annotated[bool, typer.Option("--skip-extract", help="Only build and acknowledge.")] = False,
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside the config "
+                                                                    "directory, else the current one or a parent).")]
     = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
 ) -> None:
@@ -881,7 +872,8 @@ def dbt_sources(
     discover: Annotated[bool, typer.Option("--discover/--keep-columns",
                                            help="Read column types from MySQL (default) or keep the file's.")]
     = True,
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside the config "
+                                                                    "directory, else the current one or a parent).")]
     = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None,
 ) -> None:

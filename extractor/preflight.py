@@ -8,7 +8,7 @@ table's run starts with, so both always check the same things. Only ``informatio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from extractor import mysql
@@ -31,7 +31,35 @@ class TableCheck:
     exit_code: int = 0
 
 
-def check_source(pipeline: Any, source: Any) -> list[TableCheck]:
+@dataclass
+class SourceCheck:
+    """One pipeline's tables checked against its MySQL source."""
+
+    pipeline: str
+    source: str
+    tables: list[TableCheck]
+
+    @property
+    def exit_code(self) -> int:
+        """The first failed table's exit code (2 configuration, 3 MySQL), 0 when every table passed."""
+        return next((t.exit_code for t in self.tables if t.status == "failed"), 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``config validate --check-source --json``: status, source and each table's result."""
+        return {"status": "failed" if self.exit_code else "ok", "tables": len(self.tables), "source": self.source,
+                "checks": [asdict(t) for t in self.tables]}
+
+    def lines(self) -> list[str]:
+        """``OK``/``FAILED`` for the pipeline, then each table's error, notes and warnings, one line each."""
+        lines = [f"{'FAILED' if self.exit_code else 'OK'}  {self.pipeline}  ({len(self.tables)} tables, "
+                 f"checked against MySQL '{self.source}')"]
+        for t in self.tables:
+            lines += [f"error: {t.table}: {t.error}"] if t.error else []
+            lines += [f"note: {t.table}: {n}" for n in t.notes] + [f"warning: {t.table}: {w}" for w in t.warnings]
+        return lines
+
+
+def check_source(pipeline: Any, source: Any) -> SourceCheck:
     """Every table of ``pipeline`` checked against ``source``; a failed table does not stop the others.
 
     A source that cannot be connected to raises (one error for the pipeline, as ``sync`` does).
@@ -51,6 +79,6 @@ def check_source(pipeline: Any, source: Any) -> list[TableCheck]:
                 check.strategy, check.cursor, check.id_columns = rt.strategy, rt.cursor, list(rt.ids)
                 check.warnings, check.notes = list(rt.warnings), list(rt.notes)
             results.append(check)
-        return results
+        return SourceCheck(pipeline.name, pipeline.source, results)
     finally:
         conn.close()
