@@ -436,12 +436,8 @@ def project_dir_for(config_dir: str | os.PathLike[str] | None,
     directory: outside a project, generating sources there would write into the package (an editable
     install's checkout), not into the user's project.
     """
-    if project_dir is not None:
-        found = Path(project_dir).resolve()
-        if not (found / "dbt_project.yml").is_file():
-            raise ConfigError("no dbt_project.yml in --project-dir", where=str(found),
-                              hint="point --project-dir at the dbt project's root (the directory with dbt_project.yml)")
-        return found
+    if project_dir is not None:  # the user's explicit choice (dbt itself says so if it holds no project)
+        return Path(project_dir).resolve()
     cwd = Path.cwd().resolve()
     beside = [Path(config_dir).resolve().parent] if config_dir else []
     for candidate in [*beside, cwd, *cwd.parents]:

@@ -1,11 +1,7 @@
 {#- Whether the read_parquet('<glob>', …) a DuckDB source renders to (meta.external_location) matches at
     least one file. A location of another form is assumed to have files: its own error then says why not.
-    Under SQLMesh (jinja global `sqlmesh`), whose loader renders models without a connection to ask (its
-    run_query recurses there), too. -#}
+    dbt only: duckdb__lake_relation does not call it under SQLMesh. -#}
 {% macro _lake_has_files(relation) -%}
-    {%- if sqlmesh is defined and sqlmesh -%}
-        {{ return(true) }}
-    {%- endif -%}
     {%- set location = relation.external or '' -%}
     {%- set parts = location.split("'") -%}
     {%- if parts | length < 3 or not location.startswith("read_parquet('" ~ parts[1] ~ "',") -%}

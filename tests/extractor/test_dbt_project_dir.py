@@ -48,8 +48,6 @@ def test_dbt_sources_honours_project_dir(tmp_path, monkeypatch):
     done = CliRunner().invoke(app, [*args, "--project-dir", str(project)])
     assert done.exit_code == 0, done.output
     assert _models(tmp_path) == [project / "dbt_project" / "models" / "landing" / "_sales__sources.yml"]
-    wrong = CliRunner().invoke(app, [*args, "--project-dir", str(tmp_path / "config")])
-    assert wrong.exit_code == 2 and "no dbt_project.yml in --project-dir" in wrong.stderr
 
 
 def test_the_project_is_found_from_a_subdirectory_and_beside_the_config(tmp_path, monkeypatch):
@@ -60,3 +58,23 @@ def test_the_project_is_found_from_a_subdirectory_and_beside_the_config(tmp_path
     assert dbt.project_dir_for(None) == project.resolve()
     monkeypatch.chdir(tmp_path)
     assert dbt.project_dir_for(project / "config") == project.resolve()
+
+
+def test_one_variable_drives_the_extractor_target_and_dbt_and_a_divergence_is_said(tmp_path, monkeypatch):
+    from extractor.config import load_project
+
+    config = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config)
+    monkeypatch.setenv("DBT_DUCKDB_PATH", str(tmp_path / "one.duckdb"))
+    project = load_project(config, None)
+    sales = project.pipeline("sales")
+    assert project.target("local_duckdb").path == str(tmp_path / "one.duckdb")  # connections.yml reads it
+    assert dbt.build_env(project, sales)["DBT_DUCKDB_PATH"] == str(tmp_path / "one.duckdb")  # run hands it to dbt
+    assert dbt.warehouse_warnings(project, sales) == []
+
+    (config / "environments" / "pinned.yml").write_text(
+        f"connections:\n  targets:\n    local_duckdb: {{path: {tmp_path / 'other.duckdb'}}}\n")
+    pinned = load_project(config, "pinned")
+    [warning] = dbt.warehouse_warnings(pinned, pinned.pipeline("sales"))
+    assert warning.startswith(f"DBT_DUCKDB_PATH is {tmp_path / 'one.duckdb'}, but target 'local_duckdb' "
+                              f"(connections.yml) is {tmp_path / 'other.duckdb'}: extractor run and verify use")
