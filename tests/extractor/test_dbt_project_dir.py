@@ -1,4 +1,5 @@
-"""`extractor dbt sources` and `run` find the user's dbt project, never the installed package's own."""
+"""Where `extractor run` and `dbt sources` work: the user's dbt project (never the package's own), its warehouse file
+and the part of the project a run builds."""
 
 from __future__ import annotations
 
@@ -78,3 +79,13 @@ def test_one_variable_drives_the_extractor_target_and_dbt_and_a_divergence_is_sa
     [warning] = dbt.warehouse_warnings(pinned, pinned.pipeline("sales"))
     assert warning.startswith(f"DBT_DUCKDB_PATH is {tmp_path / 'one.duckdb'}, but target 'local_duckdb' "
                               f"(connections.yml) is {tmp_path / 'other.duckdb'}: extractor run and verify use")
+
+
+def test_run_selects_the_pipelines_own_part_of_the_project_by_default(tmp_path):
+    from extractor.config import load_project
+
+    sales = load_project(ROOT / "config", None).pipeline("sales")
+    assert dbt.default_selection(sales) == ["@source:sales"]
+    assert dbt.default_selection(sales, ["orders", "customers"]) == ["@source:sales.orders", "@source:sales.customers"]
+    argv = dbt.dbt_command(ROOT, tmp_path, None, select=dbt.default_selection(sales))
+    assert argv[argv.index("--select") + 1:] == ["@source:sales"]
