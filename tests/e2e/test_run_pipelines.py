@@ -152,3 +152,14 @@ def test_a_failed_build_acknowledges_nothing(project: Project) -> None:
     (project.dir / "dbt_project" / "models" / "marts" / "boom.sql").unlink()
     _ok(project("run", "-p", "sales", "--skip-extract"))
     assert project.pending("products") == 0
+
+
+def test_a_table_without_files_or_declared_columns_stops_the_build_saying_what_to_run(project: Project) -> None:
+    sources = project.dir / "dbt_project" / "models" / "landing" / "_inv__sources.yml"
+    sources.unlink()
+    _ok(project("dbt", "sources", "-p", "inv", "--keep-columns"))  # from the YAML alone: no column list
+    failed = project("run", "-p", "inv", "--skip-extract")
+    assert failed.returncode == 1, failed.stdout[-3000:]
+    assert ("source inv.stock has no files in the lake and declares no columns: regenerate the sources with "
+            "`extractor dbt sources -p inv` (it reads the columns from MySQL), or extract the table first"
+            ) in " ".join(failed.stdout.split())
