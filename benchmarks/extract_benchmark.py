@@ -153,7 +153,7 @@ def dbt_story(work: Path, orders: int, repeat: int, logs: Path) -> list[Measurem
     """
     database = f"{bench_tables.DATABASE}_sales"
     env = {"SALES_DB": database, "MYSQL_DATABASE": database, "EXTRACTOR_ENV": "demo",
-           "EXTRACTOR_LAKE": str(work / "lake-sales"), "EXTRACTOR_DUCKDB": str(work / "warehouse-sales.duckdb")}
+           "EXTRACTOR_LAKE": str(work / "lake-sales"), "DBT_DUCKDB_PATH": str(work / "warehouse-sales.duckdb")}
     created = subprocess.run([*EXTRACTOR, "sample", "create", "--orders", str(orders), "--database", database,
                               "--json"], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
     if created.returncode != 0:

@@ -201,17 +201,37 @@ def show_pipeline(
 @config_app.command("validate")
 def validate(
     name: Annotated[str | None, typer.Argument(help="Pipeline to validate (default: all).")] = None,
+    check_source: Annotated[bool, typer.Option(
+        "--check-source", help="Also connect to each pipeline's MySQL and run the checks sync runs before "
+        "reading: every table and configured column exists, the cursor's type can order changes, id_columns "
+        "are a primary or unique NOT NULL key, an index serves incremental reads (warning). Reads only "
+        "information_schema.")] = False,
     config_dir: ConfigDirOption = None,
     env: EnvOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate connections and pipelines without touching any database."""
+    """Validate connections and pipelines.
+
+    Without --check-source no database is touched: keys, types, ${VAR}s, connections, depends_on.
+
+    With --check-source, also the checks sync runs against MySQL before reading (see the option).
+    """
     project = _project(config_dir, env)
     pipelines = [project.pipeline(name)] if name else list(project.pipelines.values())
     if not pipelines:
         raise ConfigError(
             f"no pipelines in {project.config_dir / 'pipelines'}", hint="add a pipelines/<name>.yml"
         )
+    if check_source:
+        from extractor import preflight
+
+        checked = [preflight.check_source(p, project.source(p.source)) for p in pipelines]
+        _emit({c.pipeline: c.to_dict() for c in checked}, as_json,
+              "\n".join(line for c in checked for line in c.lines()))
+        codes = [c.exit_code for c in checked if c.exit_code]
+        if codes:
+            raise typer.Exit(codes[0])
+        return
     from extractor import dbt, redshift  # lazy: keeps `extractor --help` fast
 
     result: dict[str, dict[str, Any]] = {}
@@ -361,6 +381,10 @@ def _pipeline(project: Project, name: str | None) -> Pipeline:
     return project.pipeline(name)
 
 
+#: The progress display shows a table's rows/s once it has been running this long.
+_MIN_RATE_SECONDS = 1.0
+
+
 def _progress_printer(enabled: bool) -> tuple[Any, Any]:
     """A rich progress display fed by the pipeline's per-page callback (terminal only)."""
     if not enabled:
@@ -377,8 +401,11 @@ def _progress_printer(enabled: bool) -> tuple[Any, Any]:
         if table not in tasks:
             tasks[table] = progress.add_task(table, total=None, rows=0, files=0, rate="")
             started[table] = time.monotonic()
-        elapsed = max(time.monotonic() - started[table], 1e-6)
-        progress.update(tasks[table], rows=rows, files=files, rate=f"{rows / elapsed:,.0f}")
+        elapsed = time.monotonic() - started[table]
+        # The first page often arrives within microseconds of the table's start (read ahead while the
+        # previous table finished): a rate over so short an interval means nothing, so none is shown yet.
+        rate = f"{rows / elapsed:,.0f}" if elapsed >= _MIN_RATE_SECONDS else ""
+        progress.update(tasks[table], rows=rows, files=files, rate=rate)
 
     return update, progress
 
@@ -401,6 +428,8 @@ def _report_text(report: RunReport) -> str:
             lines.append(f"{t.table}: 0 rows — {why}")
         for change in t.schema_changes:
             lines.append(f"schema: {t.table}: {change}")
+        for note in t.notes:
+            lines.append(f"note: {t.table}: {note}")
         for w in t.warnings:
             lines.append(f"warning: {t.table}: {w}")
         if t.null_cursor_rows:
@@ -411,9 +440,11 @@ def _report_text(report: RunReport) -> str:
             lines.append(f"note: {t.table}.{col}: {n} value(s) truncated to Redshift's limit (oversize: truncate)")
         if t.error:
             lines.append(f"error: {t.table}: {t.error}")
-    verb = "planned" if report.dry_run else "extracted"
-    total = sum(t.rows for t in report.tables)
-    lines.append(f"run {report.run_id}: {verb} {total:,} rows from {len(report.tables)} table(s)"
+    if report.dry_run:  # nothing is read: the total is the estimates' (COUNT(*) of what the run would read)
+        what = f"would read ~{sum(t.estimated_rows or 0 for t in report.tables):,} rows"
+    else:
+        what = f"extracted {sum(t.rows for t in report.tables):,} rows"
+    lines.append(f"run {report.run_id}: {what} from {len(report.tables)} table(s)"
                  + ("" if report.ok else " — FAILED"))
     return "\n".join(lines)
 
@@ -795,12 +826,15 @@ def run(
     pipeline: PipelineOption = None,
     table: TablesOption = None,
     full_refresh: Annotated[bool, typer.Option("--full-refresh", help="Reload the lake tables first.")] = False,
-    select: Annotated[str | None, typer.Option("--select", help="dbt node selection (default: everything).")] = None,
+    select: Annotated[str | None, typer.Option(
+        "--select", help="dbt node selection (default: @source:<pipeline> — the pipeline's models, what is "
+        "downstream of them and what that needs; with -t, of those tables).")] = None,
     skip_extract: Annotated[bool, typer.Option("--skip-extract", help="Only build and acknowledge.")] = False,
     backfill: Annotated[bool, typer.Option(
         "--backfill", help="Redshift: load every file still in the lake (new cluster or schema), not only pending.")]
     = False,
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside the config "
+                                                                    "directory, else the current one or a parent).")]
     = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
 ) -> None:
@@ -820,22 +854,28 @@ def run(
         if not report.ok:
             _emit(result, as_json, "extract failed: dbt build skipped")
             raise typer.Exit(_exit_code(report))
-    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    workdir = dbt.project_dir_for(project.config_dir, project_dir)
     if not as_json:
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
     started = time.monotonic()
-    code = dbt.build(workdir, None, None, select=select, vars=dbt.build_vars(project, chosen, backfill=backfill),
+    selection = select or dbt.default_selection(chosen, table)
+    for warning in dbt.warehouse_warnings(project, chosen):
+        typer.echo(f"warning: {warning}", err=True)
+    code = dbt.build(workdir, None, None, select=selection, vars=dbt.build_vars(project, chosen, backfill=backfill),
                      env=dbt_env, extra=("--quiet",) if as_json else ())
+    result["dbt_select"] = selection
     result["dbt_exit_code"] = code
     result["dbt_seconds"] = round(time.monotonic() - started, 3)
+    if code != 0:  # batches stay pending: the next successful build acknowledges them
+        result["acknowledged"] = []
+        _emit(result, as_json, "nothing acknowledged: the build failed")
+        typer.echo(f"error: dbt build failed with exit code {code}", err=True)
+        raise typer.Exit(code)
     acks = dbt.acknowledge(project, chosen, tables=table)
     result["acknowledged"] = [dataclasses.asdict(a) for a in acks]
     text = "\n".join(f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; "
                      f"{a.still_pending} pending" for a in acks)
     _emit(result, as_json, text)
-    if code != 0:
-        typer.echo(f"error: dbt build failed with exit code {code}", err=True)
-        raise typer.Exit(code)
 
 
 dbt_app = typer.Typer(help="dbt helpers: generate sources from the pipeline YAML.", no_args_is_help=True)
@@ -848,7 +888,8 @@ def dbt_sources(
     discover: Annotated[bool, typer.Option("--discover/--keep-columns",
                                            help="Read column types from MySQL (default) or keep the file's.")]
     = True,
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside the config "
+                                                                    "directory, else the current one or a parent).")]
     = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None,
 ) -> None:
@@ -857,7 +898,7 @@ def dbt_sources(
 
     project = _project(config_dir, env)
     chosen = _pipeline(project, pipeline)
-    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    workdir = dbt.project_dir_for(project.config_dir, project_dir)
     columns = dbt.discover_columns(project, chosen) if discover else None
     path = dbt.write_sources(chosen, workdir / "dbt_project" / "models", columns)
     typer.echo(f"wrote {path}")

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from extractor.errors import WarehouseError
+from extractor.errors import ConfigError, WarehouseError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 GENERATED_HEADER = (
@@ -476,13 +476,40 @@ def landing_schema(target_schema: str = "main") -> str:
 # -- extract → build → acknowledge --------------------------------------------------------------------
 
 
-def project_dir_for(config_dir: str | os.PathLike[str] | None) -> Path:
-    """The dbt project next to the config directory, else the current directory."""
-    for candidate in ([Path(config_dir).resolve().parent] if config_dir else []) + [Path.cwd(), PROJECT_ROOT]:
-        if (candidate / "dbt_project.yml").exists():
+def project_dir_for(config_dir: str | os.PathLike[str] | None,
+                    project_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The dbt project a command works on (the directory with ``dbt_project.yml``).
+
+    ``project_dir`` (``--project-dir``) if given, else the directory holding the config directory, else the
+    current directory or its nearest parent with a ``dbt_project.yml``. Never the installed package's own
+    directory: outside a project, generating sources there would write into the package (an editable
+    install's checkout), not into the user's project.
+    """
+    if project_dir is not None:  # the user's explicit choice (dbt itself says so if it holds no project)
+        return Path(project_dir).resolve()
+    cwd = Path.cwd().resolve()
+    beside = [Path(config_dir).resolve().parent] if config_dir else []
+    for candidate in [*beside, cwd, *cwd.parents]:
+        if (candidate / "dbt_project.yml").is_file():
             return candidate
-    raise WarehouseError("no dbt_project.yml found", where=str(Path.cwd()),
-                         hint="run from the project root or pass --project-dir")
+    raise ConfigError("not inside a dbt project: no dbt_project.yml here, in a parent directory or beside the "
+                      "config directory", where=str(cwd),
+                      hint="run from the dbt project's root or pass --project-dir")
+
+
+def default_selection(pipeline: Any, tables: Iterable[str] | None = None) -> list[str]:
+    """What ``extractor run`` builds unless ``--select`` says otherwise: the pipeline's part of the project.
+
+    ``@source:<pipeline>`` (or ``@source:<pipeline>.<table>`` per table asked for) selects the models
+    reading the pipeline's source, everything downstream of them, and what those need to build (seeds, and
+    the landing models of another pipeline that a shared mart joins). Another pipeline's own models and
+    tests are left alone, so a run of one pipeline never builds or fails on another's tables.
+    """
+    name = _get(pipeline, "name")
+    if not tables:
+        return [f"@source:{name}"]
+    chosen = [pipeline.table(t) if hasattr(pipeline, "table") else None for t in tables]
+    return [f"@source:{name}.{_target(t, c) if c is not None else t}" for t, c in zip(tables, chosen, strict=True)]
 
 
 def build_vars(project: Any, pipeline: Any, *, backfill: bool = False) -> dict[str, Any]:
@@ -522,6 +549,24 @@ def build_env(project: Any, pipeline: Any) -> dict[str, str]:
     if target.path:
         env["DBT_DUCKDB_PATH"] = str(target.path)
     return env
+
+
+def warehouse_warnings(project: Any, pipeline: Any) -> list[str]:
+    """Why a plain ``dbt build`` would build another DuckDB file than ``extractor run`` and ``verify`` use.
+
+    ``extractor run`` gives dbt the target's ``path`` (as ``DBT_DUCKDB_PATH``), and ``verify`` reads that
+    file. The shipped ``connections.yml`` takes the path from ``$DBT_DUCKDB_PATH`` itself, as
+    profiles.example.yml does, so one setting drives both; a target that names another file is said here.
+    """
+    target = project.target(pipeline.target) if pipeline.target else None
+    wanted = os.environ.get("DBT_DUCKDB_PATH")
+    if target is None or target.type != "duckdb" or not wanted or not target.path:
+        return []
+    if Path(wanted).resolve() == Path(target.path).resolve():
+        return []
+    return [f"DBT_DUCKDB_PATH is {wanted}, but target '{target.name}' (connections.yml) is {target.path}: "
+            f"extractor run and verify use {target.path}, a plain `dbt build` would build {wanted} — point both "
+            "at one file (the shipped connections.yml reads DBT_DUCKDB_PATH)"]
 
 
 @dataclass

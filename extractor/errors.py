@@ -26,13 +26,17 @@ class ExtractorError(Exception):
 
 
 class ConfigError(ExtractorError):
-    """Configuration is malformed, misspelled, or refers to something that does not exist."""
+    """Configuration is malformed, misspelled, or refers to something that does not exist.
+
+    A table or column the configuration (or ``--table``) names that MySQL does not have is one too: the fix
+    is in the configuration (``mysql.TableNotFound``, a missing column).
+    """
 
     exit_code = 2
 
 
 class SourceError(ExtractorError):
-    """MySQL could not be reached, or a table/column is not what the configuration says."""
+    """MySQL could not be reached or refused a query, or a table cannot be read as configured."""
 
     exit_code = 3
 

@@ -15,18 +15,13 @@ from urllib.parse import quote
 import pymysql
 
 from extractor import tunnel
-from extractor.errors import SourceError, SourceUnreachable
+from extractor.errors import ConfigError, SourceError, SourceUnreachable
 from extractor.types import Column
 
 # MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
 _IDENT = re.compile(r"^[^\x00-\x1f]{0,63}[^\x00-\x1f ]$")
 #: Every session the extractor opens (pymysql and connectorx) runs this first: values are UTC.
 UTC_SESSION = "SET time_zone = '+00:00'"
-_CURSOR_NAMES = (
-    "updated_at", "modified_at", "last_modified_at", "last_modified", "last_updated_at", "last_updated",
-    "updated_on", "modified_on", "changed_at", "updated", "modified", "changed", "update_time",
-    "modify_time", "mtime", "ts",
-)
 
 
 class SourceLike(Protocol):
@@ -54,16 +49,29 @@ class TableInfo:
     approx_rows: int | None = None
     avg_row_length: int | None = None
     unique_keys: dict[str, list[str]] = field(default_factory=dict)
+    #: ``information_schema.COLUMNS.EXTRA`` per column name, where not empty (``on update current_timestamp()``).
+    extra: dict[str, str] = field(default_factory=dict)
 
     def column(self, name: str) -> Column:
-        """The column called ``name``; SourceError with a close-match suggestion otherwise."""
+        """The column called ``name``; a ConfigError naming it, with a close-match suggestion, otherwise."""
         for col in self.columns:
             if col.name == name:
                 return col
-        raise SourceError(
-            f"column {name!r} not found", where=f"{self.db}.{self.name}",
+        raise ConfigError(
+            f"column {name!r} not found in {self.db}.{self.name}",
             hint=_suggest(name, [c.name for c in self.columns]),
         )
+
+
+class TableNotFound(ConfigError):
+    """The configuration (or ``--table``) names a table MySQL does not have: a configuration error (exit 2).
+
+    ``table`` is the name asked for (``db.table``); the message names it and suggests close matches.
+    """
+
+    def __init__(self, table: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(f"table '{table}' not found in MySQL", where=where, hint=hint)
+        self.table = table
 
 
 def secret_value(source: SourceLike) -> str:
@@ -246,15 +254,17 @@ def describe_table(conn: pymysql.connections.Connection, db: str, table: str) ->
             cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (db,))
             names = [r[0] for r in cur.fetchall()]
             hint = _suggest(table, names) if names else f"database {db!r} has no tables or does not exist"
-            raise SourceError("table not found", where=f"{db}.{table}", hint=hint)
+            raise TableNotFound(f"{db}.{table}", hint=hint)
         engine, approx_rows, avg_row_length = found
         cur.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, ORDINAL_POSITION, NUMERIC_PRECISION,"
             " NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, CHARACTER_MAXIMUM_LENGTH,"
-            " CHARACTER_OCTET_LENGTH FROM information_schema.COLUMNS"
+            " CHARACTER_OCTET_LENGTH, EXTRA FROM information_schema.COLUMNS"
             " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (db, table),
         )
+        described = cur.fetchall()
+        extra = {r[0]: r[11] for r in described if r[11]}
         columns = [
             Column(
                 name=r[0], data_type=r[1].lower(), column_type=r[2], nullable=r[3] == "YES",
@@ -263,7 +273,7 @@ def describe_table(conn: pymysql.connections.Connection, db: str, table: str) ->
                 unsigned="unsigned" in r[2].lower(), charset=r[8], max_length=_int(r[9]),
                 octet_length=_int(r[10]), table=f"{db}.{table}",
             )
-            for r in cur.fetchall()
+            for r in described
         ]
         cur.execute(
             "SELECT INDEX_NAME, COLUMN_NAME, NON_UNIQUE FROM information_schema.STATISTICS"
@@ -279,7 +289,7 @@ def describe_table(conn: pymysql.connections.Connection, db: str, table: str) ->
     return TableInfo(
         db=db, name=table, columns=columns, primary_key=list(indexes.get("PRIMARY", [])),
         indexes=indexes, engine=engine, approx_rows=_int(approx_rows), unique_keys=unique,
-        avg_row_length=_int(avg_row_length),
+        avg_row_length=_int(avg_row_length), extra=extra,
     )
 
 
@@ -289,25 +299,6 @@ def has_index_prefix(info: TableInfo, columns: Sequence[str]) -> bool:
     return bool(wanted) and any(
         [c.lower() for c in cols[: len(wanted)]] == wanted for cols in info.indexes.values()
     )
-
-
-def find_cursor_candidates(info: TableInfo) -> list[str]:
-    """DATETIME/TIMESTAMP columns that look like "last modified" cursors, best first.
-
-    Ranked by name (``updated_at`` before ``modified_at`` … before other ``*_at`` names), then by being
-    NOT NULL, then by having an index that starts with the column.
-    """
-    def rank(col: Column) -> tuple[int, int, int, int]:
-        name = col.name.lower()
-        by_name = _CURSOR_NAMES.index(name) if name in _CURSOR_NAMES else len(_CURSOR_NAMES)
-        return (by_name, int(col.nullable), int(not has_index_prefix(info, [col.name])), col.ordinal)
-
-    candidates = [
-        c for c in info.columns
-        if c.data_type.lower() in ("datetime", "timestamp")
-        and (c.name.lower() in _CURSOR_NAMES or re.search(r"(updated|modified|changed)", c.name.lower()))
-    ]
-    return [c.name for c in sorted(candidates, key=rank)]
 
 
 def _suggest(name: str, choices: Sequence[str]) -> str:

@@ -28,10 +28,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from extractor import cdc, mysql, redshift, schema_run, writer
+from extractor import cdc, discovery, mysql, redshift, schema_run, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
 from extractor.dependencies import DependencyNotReady, wait_for_dependencies
-from extractor.errors import ConfigError, DataError, ExtractorError, SourceError, StateError
+from extractor.errors import ConfigError, DataError, ExtractorError, StateError
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
@@ -95,6 +95,7 @@ class TableResult:
     #: The schema version this run's files carry, and what changed in the source schema since the last run.
     schema_version: int | None = None
     schema_changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
     exit_code: int = 0
 
@@ -144,6 +145,7 @@ class ResolvedTable:
     warnings: tuple[str, ...]
     approx_rows: int | None = None
     avg_row_length: int | None = None
+    notes: tuple[str, ...] = ()  # what discovery chose and why (ad-hoc tables)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -154,8 +156,8 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
     """Check a table's configuration against MySQL; errors name the config file and line."""
     try:
         info = mysql.describe_table(conn, table.source_db, table.source_name)
-    except SourceError as err:
-        raise SourceError(err.message, where=table.where("source_table"), hint=err.hint) from None
+    except mysql.TableNotFound as err:
+        raise mysql.TableNotFound(err.table, where=table.where("source_table"), hint=err.hint) from None
     excluded = {name.lower() for name in table.exclude_columns}
     names = {c.name.lower(): c for c in info.columns}
     strategy = table.cdc_strategy
@@ -173,10 +175,11 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
 
     # The key when none is configured: the primary key, else the first unique key over NOT NULL columns.
     keys = [list(k) for k in [info.primary_key, *info.unique_keys.values()] if k and _is_unique_key(info, tuple(k))]
+    notes: list[str] = []
     if strategy == "auto":
-        candidates = mysql.find_cursor_candidates(info)
-        cursor = candidates[0] if candidates else None
-        strategy = "timestamp" if cursor else "full_sync"
+        choice = discovery.choose_cursor(discovery.facts_from_table(info))
+        cursor, strategy = choice.column, choice.strategy
+        notes.append(choice.reason)
         if not keys:
             raise ConfigError(f"{table.source_table} has no primary key, so rows cannot be tracked",
                               where=table.where(), hint="add a primary key, or use a pipeline file with id_columns")
@@ -239,7 +242,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
             raise ConfigError(f"column '{name}' is both excluded and validated", where=table.where("validation"),
                               hint="remove it from exclude_columns or from validation")
     return ResolvedTable(table, strategy, cursor, ids, columns, schema_fingerprint(columns), tuple(warnings),
-                         info.approx_rows, info.avg_row_length)
+                         info.approx_rows, info.avg_row_length, tuple(notes))
 
 
 def check_watermark_fits(wm: Watermark, rt: ResolvedTable, where: str) -> None:
@@ -342,6 +345,7 @@ class _TableRun:
                 rt = resolve_table(conn, self.table)
                 self.result.strategy = rt.strategy
                 self.result.warnings.extend(rt.warnings)
+                self.result.notes.extend(rt.notes)
                 if self.ctx.options.dry_run:
                     self._plan_only(conn, rt)
                 else:

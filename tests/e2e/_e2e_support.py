@@ -65,7 +65,7 @@ class Stack:
     def environ(self) -> dict[str, str]:
         return {**self.db.env(), "SALES_DB": self.db.database, "EXTRACTOR_LAKE": self.lake,
                 "EXTRACTOR_CONFIG_DIR": str(self.config), "EXTRACTOR_ENV": "test",
-                "EXTRACTOR_DUCKDB": str(self.warehouse), "DBT_DUCKDB_PATH": str(self.warehouse),
+                "DBT_DUCKDB_PATH": str(self.warehouse),
                 "TZ": "UTC", "AWS_MAX_ATTEMPTS": "2", **self.extra_env}
 
     def apply(self, monkeypatch: pytest.MonkeyPatch) -> Stack:

@@ -34,7 +34,7 @@ def extractor(env, tmp_path, *args):
 
 def test_run_builds_the_warehouse_acknowledges_batches_and_tracks_history(env, tmp_path, mysql_db):
     assert extractor(env, tmp_path, "sample", "create", "--orders", "1500").returncode == 0
-    first = extractor(env, tmp_path, "run", "-p", "sales")
+    first = extractor(env, tmp_path, "run", "-p", "sales", "--project-dir", str(ROOT))
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr
     assert "Completed successfully" in first.stdout  # dbt's own output is shown
     assert "acknowledged orders: 1 batch(es), 1,500 rows; 0 pending" in first.stdout
@@ -45,7 +45,7 @@ def test_run_builds_the_warehouse_acknowledges_batches_and_tracks_history(env, t
     changed = extractor(env, tmp_path, "sample", "mutate", "--seed", "3", "--json")
     summary = json.loads(changed.stdout)
     time.sleep(1.2)  # the demo environment's safety lag
-    second = extractor(env, tmp_path, "run", "-p", "sales")
+    second = extractor(env, tmp_path, "run", "-p", "sales", "--project-dir", str(ROOT))
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr
 
     source = {r[0]: r[1:] for r in mysql_db.query("SELECT customer_id, tier, address FROM customers")}
@@ -80,11 +80,11 @@ def test_run_propagates_dbt_failure_and_acknowledges_nothing(env, tmp_path):
         "connections:\n  targets:\n    local_duckdb: {path: /nonexistent-dir/warehouse.duckdb}\n")
     env = {**env, "EXTRACTOR_ENV": "broken"}
     assert extractor(env, tmp_path, "sample", "create", "--orders", "100").returncode == 0
-    result = extractor(env, tmp_path, "run", "-p", "sales", "--json")
+    result = extractor(env, tmp_path, "run", "-p", "sales", "--project-dir", str(ROOT), "--json")
     assert result.returncode not in (0, 1), result.stdout[-2000:]  # dbt's own exit code
     assert "dbt build failed with exit code" in result.stderr
     report = json.loads(result.stdout[result.stdout.rindex('{\n  "pipeline"'):])
     assert report["dbt_exit_code"] == result.returncode and report["dbt_seconds"] > 0
-    assert report["extract"]["ok"] and report["acknowledged"][0]["acknowledged"] == 0
+    assert report["extract"]["ok"] and report["acknowledged"] == []
     wm = json.loads(extractor(env, tmp_path, "watermark", "get", "-p", "sales", "-t", "orders", "--json").stdout)
     assert len(wm["pending_files"]) == 1 and wm["load"]["acknowledged_batches"] == []

@@ -29,7 +29,7 @@ def test_run_against_an_s3_lake_builds_the_warehouse(mysql_db, s3_server, s3_buc
                               capture_output=True, text=True)
 
     assert extractor("sample", "create", "--orders", "300").returncode == 0
-    done = extractor("run", "-p", "sales")
+    done = extractor("run", "-p", "sales", "--project-dir", str(ROOT))  # run from outside the project
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     assert "acknowledged orders: 1 batch(es), 300 rows; 0 pending" in done.stdout
     keys = [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=s3_bucket)["Contents"]]

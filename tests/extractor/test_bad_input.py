@@ -73,6 +73,10 @@ CONFIG_CASES = {
          "    table_type: fact\n    depends_on: [customers"), [],
         2, "pipelines/sales.yml:"),
     "unknown_table": (None, ["-t", "custmers"], 2, "pipeline 'sales' has no table 'custmers' — did you mean 'customers'?"),
+    "table_missing_in_mysql": (
+        ("pipelines/sales.yml", "${SALES_DB:-sales}.customers\"", "${SALES_DB:-sales}.custmers\""),
+        ["-t", "customers"],
+        2, "pipelines/sales.yml:42: table '{db}.custmers' not found in MySQL — did you mean 'customers'?"),
     "unknown_column": (
         ("pipelines/sales.yml", "cursor_column: updated_at", "cursor_column: updatd_at"), ["-t", "customers"],
         2, "column 'updatd_at' does not exist in {db}.customers — did you mean 'updated_at'?"),

@@ -21,9 +21,9 @@ SOURCE_VARS = ("MYSQL_HOST", "MYSQL_PORT", "MYSQL_USER", "MYSQL_PASSWORD", "MYSQ
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in (*SOURCE_VARS, "EXTRACTOR_LAKE", "EXTRACTOR_DUCKDB", "REDSHIFT_HOST"):
+    for var in (*SOURCE_VARS, "EXTRACTOR_LAKE", "DBT_DUCKDB_PATH", "REDSHIFT_HOST"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("EXTRACTOR_DUCKDB", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("DBT_DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
 
 
 def run(*args: str) -> tuple[int, str, str]:

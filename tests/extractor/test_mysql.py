@@ -11,7 +11,8 @@ from _sources import Source
 from pydantic import SecretStr
 
 from extractor import mysql
-from extractor.errors import SourceError
+from extractor.discovery import choose_cursor, facts_from_table
+from extractor.errors import ConfigError, SourceError
 
 
 def source_for(db, password: str | None = None) -> Source:
@@ -129,28 +130,29 @@ def test_describe_table_reads_columns_keys_and_indexes(orders):
     assert isinstance(info.approx_rows, int)
 
 
-def test_missing_table_suggests_a_close_name(orders):
+def test_missing_table_is_a_config_error_naming_it_and_suggesting_a_close_name(orders):
     conn, db = orders
-    with pytest.raises(SourceError) as err:
+    with pytest.raises(ConfigError) as err:
         mysql.describe_table(conn, db, "order")
-    assert f"{db}.order" in str(err.value) and "'orders'" in str(err.value)
+    assert str(err.value) == f"table '{db}.order' not found in MySQL — did you mean 'orders'?"
+    assert err.value.exit_code == ConfigError.exit_code
 
 
-def test_missing_column_suggests_a_close_name(orders):
+def test_missing_column_is_a_config_error_naming_it_and_suggesting_a_close_name(orders):
     conn, db = orders
-    with pytest.raises(SourceError, match="updated_at"):
+    with pytest.raises(ConfigError, match=f"column 'updatedat' not found in {db}.orders — did you mean 'updated_at'"):
         mysql.describe_table(conn, db, "orders").column("updatedat")
 
 
-def test_missing_database_is_a_source_error(orders):
+def test_missing_database_is_a_config_error(orders):
     conn, _ = orders
-    with pytest.raises(SourceError, match="no tables or does not exist"):
+    with pytest.raises(ConfigError, match="no tables or does not exist"):
         mysql.describe_table(conn, "no_such_db_here", "orders")
 
 
 def test_describe_table_binds_names_as_values(orders):
     conn, db = orders
-    with pytest.raises(SourceError):
+    with pytest.raises(ConfigError, match="not found"):
         mysql.describe_table(conn, db, "orders' OR '1'='1")
 
 
@@ -167,9 +169,9 @@ def test_has_index_prefix(orders):
 
 def test_cursor_candidates_are_ranked_by_name_then_not_null(orders):
     conn, db = orders
-    info = mysql.describe_table(conn, db, "orders")
-    assert mysql.find_cursor_candidates(info) == ["updated_at", "modified_at"]
-    assert mysql.find_cursor_candidates(mysql.describe_table(conn, db, "customers")) == []
+    choice = choose_cursor(facts_from_table(mysql.describe_table(conn, db, "orders")))
+    assert (choice.column, choice.alternatives) == ("updated_at", ("modified_at",))
+    assert choose_cursor(facts_from_table(mysql.describe_table(conn, db, "customers"))).column is None
 
 
 def test_server_now_is_aware_utc(orders):
