@@ -76,7 +76,7 @@ CONFIG_CASES = {
     "table_missing_in_mysql": (
         ("pipelines/sales.yml", "${SALES_DB:-sales}.customers\"", "${SALES_DB:-sales}.custmers\""),
         ["-t", "customers"],
-        2, "pipelines/sales.yml:42: table '{db}.custmers' not found in MySQL — did you mean 'customers'?"),
+        2, "pipelines/sales.yml:43: table '{db}.custmers' not found in MySQL — did you mean 'customers'?"),
     "unknown_column": (
         ("pipelines/sales.yml", "cursor_column: updated_at", "cursor_column: updatd_at"), ["-t", "customers"],
         2, "column 'updatd_at' does not exist in {db}.customers — did you mean 'updated_at'?"),
