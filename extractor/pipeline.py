@@ -578,6 +578,8 @@ class _TableRun:
             self.result.phase = wm.phase
             empty_writer = self._file_writer(rt)
             try:
+                if ctx.options.full_refresh:  # nothing to read (an empty table): still no ghost rows
+                    self._tombstone_before_refresh(wm.phase, rt, empty_writer, empty_writer.schema)
                 self._ensure_schema_file(rt, empty_writer)
             finally:
                 empty_writer.close()
@@ -599,13 +601,13 @@ class _TableRun:
         keys: list[pa.Table] = []
         try:
             if ctx.options.full_refresh and not self._detects_deletes(rt, plan):
-                self._tombstone_before_refresh(conn, plan, rt, file_writer, schema)
+                self._tombstone_before_refresh(plan.phase, rt, file_writer, schema)
             try:
                 completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
             finally:
                 reader.close()
             if completed and self._detects_deletes(rt, plan):
-                present = keys if rt.strategy == "full_sync" else self._scan_keys(conn, plan, rt)
+                present = keys if rt.strategy == "full_sync" else self._scan_keys(rt)
                 extracted = [] if rt.strategy == "full_sync" else keys
                 self._write_tombstones(rt, file_writer, schema, extracted, present)
                 keys = present
@@ -869,11 +871,12 @@ class _TableRun:
             return True
         return self.table.delete_detection == "reconcile" and plan.phase in ("snapshot", "incremental")
 
-    def _scan_keys(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> list[pa.Table]:
+    def _scan_keys(self, rt: ResolvedTable) -> list[pa.Table]:
         """Every key present now (``SELECT pk`` only, in key order, paged): the reconciliation side."""
         key_columns = [c for name in rt.ids for c in rt.columns if c.name == name]
-        scan = cdc.ExtractPlan(plan.table_sql, "full_sync", "full", None, plan.id_sql, None, rt.ids, None,
-                               decimal_text=plan.decimal_text)
+        scan = cdc.ExtractPlan(f"{_q(self.table.source_db)}.{_q(self.table.source_name)}", "full_sync", "full",
+                               None, tuple(_q(i) for i in rt.ids), None, rt.ids, None,
+                               decimal_text=frozenset(c.name for c in key_columns if c.kind == "decimal"))
         reader = open_reader(self.ctx.source, self.ctx.reader)
         pages: list[pa.Table] = []
         position: tuple[Any, ...] | None = None
@@ -907,8 +910,8 @@ class _TableRun:
         self._land_tombstones(rt, file_writer, schema,
                               reconcile.gone_keys(known + extracted, present, rt.ids, self._key_schema(rt)))
 
-    def _tombstone_before_refresh(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable,
-                                  file_writer: writer.FileWriter, schema: pa.Schema) -> None:
+    def _tombstone_before_refresh(self, phase: str, rt: ResolvedTable, file_writer: writer.FileWriter,
+                                  schema: pa.Schema) -> None:
         """``--full-refresh`` of a table that does not detect deletes: first tombstone the keys MySQL lost.
 
         Every key the lake holds as current that MySQL no longer has gets a tombstone, published at once, so
@@ -918,12 +921,12 @@ class _TableRun:
                                      trust_key_set=False)
         if not any(t.num_rows for t in known):
             return
-        gone = reconcile.gone_keys(known, self._scan_keys(conn, plan, rt), rt.ids, self._key_schema(rt))
-        self._checkpoint = {"phase": plan.phase, "position": None}
+        gone = reconcile.gone_keys(known, self._scan_keys(rt), rt.ids, self._key_schema(rt))
+        self._checkpoint = {"phase": phase, "position": None}
         self._land_tombstones(rt, file_writer, schema, gone)
         written = file_writer.finish()
         if written is not None:
-            self._commit(rt, plan.phase, written)
+            self._commit(rt, phase, written)
         self._checkpoint = None
 
     def _land_tombstones(self, rt: ResolvedTable, file_writer: writer.FileWriter, schema: pa.Schema,

@@ -231,3 +231,15 @@ def test_an_open_write_in_another_database_holds_back_only_under_server_scope_an
         writer.rollback()
         writer.close()
         db.execute(f"DROP DATABASE `{other}`")
+
+
+@pytest.mark.parametrize("strategy", ["hybrid", "id", "full_sync"])
+def test_a_full_refresh_of_a_table_emptied_at_the_source_tombstones_every_key(workspace, strategy):
+    _things(workspace, rows=3)
+    _pipeline(workspace, strategy)
+    _sync(workspace)
+    workspace.db.execute("DELETE FROM things")
+    assert _sync(workspace, "--full-refresh")["tombstones"] == 3
+    assert {op for op, _v in _current(workspace).values()} == {"D"}
+    code, text, _table = _verify(workspace)
+    assert code == 0, text
