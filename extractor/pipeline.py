@@ -502,11 +502,13 @@ class _TableRun:
             return
         row = mysql.fetchone(conn, f"SELECT COUNT(*), MAX({cursor_sql}) FROM {table_sql} WHERE {cursor_sql} > %s",
                              [threshold])
-        count = int(row[0]) if row else 0
+        if row is None or not row[0]:
+            return
+        count, latest = int(row[0]), row[1]
         self.result.future_cursor_rows = count
         if count:
             self.result.warnings.append(
-                f"{count:,} row(s) of {self.table.source_table} have {cursor.name} in the future (up to {row[1]}): "
+                f"{count:,} row(s) of {self.table.source_table} have {cursor.name} in the future (up to {latest}): "
                 "runs read rows up to the clock minus safety_lag_seconds, so these arrive only once the clock "
                 f"passes them — use a last-modified column as cursor_column, or cdc_strategy full_sync"
             )

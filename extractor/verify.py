@@ -424,7 +424,7 @@ class _Window:
         """
         if self.nothing or self.strategy not in ("hybrid", "timestamp"):
             return None
-        if cursor in (None, _NULL):
+        if cursor is None or cursor == _NULL:
             return None if self.snapshot else "null_cursor"
         if self.future is not None and cursor > self.future:
             return "future"

@@ -133,10 +133,14 @@ class Workload:
         held = self.stack.db.connect()
         held.autocommit(False)
         try:
-            for oid in self.ids("orders", "order_id", 3):
+            chosen = self.ids("orders", "order_id", 4)
+            for oid in chosen[:3]:
                 self.execute("UPDATE orders SET currency = 'USD', updated_at = NOW(6) WHERE order_id = %s", (oid,),
                              conn=held)
             time.sleep(1.2)  # older than the safety lag: only the open-transaction clamp protects these rows
+            # A row committed since makes MAX(updated_at) newer than the open transaction: the clamp is what
+            # keeps the bound below the held rows' timestamps.
+            self.execute("UPDATE orders SET updated_at = NOW(6) WHERE order_id = %s", (chosen[3],))
             done = self.stack.sync()
             assert done.returncode == 0, done.stdout + done.stderr
             assert "held back by an open transaction" in done.stdout, done.stdout
