@@ -222,10 +222,6 @@ class OpenTransaction:
         return f"transaction {self.id} (session {self.thread_id}{where}) open since {self.started.isoformat(sep=' ')}"
 
 
-#: ``defaults.open_transaction_scope``: which other sessions' open writes hold a table's bound back.
-TRANSACTION_SCOPES = ("database", "server", "off")
-
-
 def oldest_write_transaction(conn: pymysql.connections.Connection, *, scope: str = "server",
                              database: str | None = None) -> OpenTransaction | None:
     """The oldest other open read-write InnoDB transaction in ``scope``, or None.

@@ -506,12 +506,11 @@ class _TableRun:
             return
         count, latest = int(row[0]), row[1]
         self.result.future_cursor_rows = count
-        if count:
-            self.result.warnings.append(
-                f"{count:,} row(s) of {self.table.source_table} have {cursor.name} in the future (up to {latest}): "
-                "runs read rows up to the clock minus safety_lag_seconds, so these arrive only once the clock "
-                f"passes them — use a last-modified column as cursor_column, or cdc_strategy full_sync"
-            )
+        self.result.warnings.append(
+            f"{count:,} row(s) of {self.table.source_table} have {cursor.name} in the future (up to {latest}): "
+            "runs read rows up to the clock minus safety_lag_seconds, so these arrive only once the clock "
+            "passes them — use a last-modified column as cursor_column, or cdc_strategy full_sync"
+        )
 
     def _recover(self, rt: ResolvedTable) -> None:
         """Adopt the files a crashed run wrote after its last commit; delete what cannot be adopted."""
