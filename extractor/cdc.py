@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -61,6 +62,18 @@ class ExtractPlan:
             assert self.cursor_name is not None
             return (self.cursor_name, *self.id_names)
         return self.id_names
+
+
+def order_columns(cursor: str, ids: Sequence[str]) -> tuple[str, ...]:
+    """``(cursor, id…)`` without repeating the cursor when it is also a key column (case-insensitive).
+
+    The columns of the index an incremental run wants, as ``CREATE INDEX`` accepts them.
+    """
+    columns = [cursor]
+    for name in ids:
+        if name.lower() not in {c.lower() for c in columns}:
+            columns.append(name)
+    return tuple(columns)
 
 
 def _tuple_after(columns: Sequence[str], values: Sequence[Any]) -> tuple[str, list[Any]]:
@@ -142,3 +155,84 @@ def _bindable(value: Any, decimal_text: bool = False) -> Any:
     if hasattr(value, "tzinfo") and getattr(value, "tzinfo", None) is not None:
         return value.replace(tzinfo=None)
     return value
+
+
+# ---------------------------------------------------------------------------------------------------
+# The cursor's upper bound: never inside a tick that can still receive rows
+
+TEMPORAL_CURSOR_TYPES = frozenset({"date", "datetime", "timestamp"})
+
+
+def cursor_tick(data_type: str, datetime_precision: int | None) -> timedelta | None:
+    """The smallest step a temporal cursor can take: a day for DATE, ``10**-p`` s for DATETIME(p)/TIMESTAMP(p).
+
+    None for integer cursors (a version counter has no clock). ``datetime_precision`` is
+    ``information_schema.COLUMNS.DATETIME_PRECISION`` (0 for whole seconds).
+    """
+    kind = data_type.lower()
+    if kind == "date":
+        return timedelta(days=1)
+    if kind in ("datetime", "timestamp"):
+        digits = min(max(datetime_precision or 0, 0), 6)
+        return timedelta(microseconds=10 ** (6 - digits))
+    return None
+
+
+def last_complete_tick(limit: datetime, data_type: str, datetime_precision: int | None) -> date | datetime:
+    """The largest cursor value no row written at or after ``limit`` can carry: the tick before ``limit``'s.
+
+    A row written at clock time ``t`` gets a cursor value of at least ``t`` truncated to the column's
+    precision (MySQL truncates ``NOW()`` to the column, or rounds a finer value *up*), so every value in
+    ``limit``'s own tick — the second ``12:00:07`` for a whole-second cursor at ``12:00:07.4`` — can still
+    appear. A bound inside it lets a row written later in the same tick with a smaller key sort below the
+    watermark, where no later run looks.
+    """
+    tick = cursor_tick(data_type, datetime_precision)
+    if tick is None:
+        raise ValueError(f"{data_type} is not a temporal cursor type")
+    if data_type.lower() == "date":
+        return limit.date() - tick
+    unit = tick // timedelta(microseconds=1)
+    return limit.replace(microsecond=limit.microsecond // unit * unit) - tick
+
+
+@dataclass(frozen=True)
+class CursorBound:
+    """An incremental run's cursor bound, and whether an open write transaction lowered it."""
+
+    value: Any  # None: nothing to read
+    held_back: bool = False
+
+
+def cursor_upper_bound(max_value: Any, *, now: datetime, lag: timedelta, open_since: datetime | None,
+                       data_type: str, datetime_precision: int | None) -> CursorBound:
+    """``min(MAX(cursor), last complete tick before min(NOW - lag, start of the oldest open write))``.
+
+    ``now`` and ``open_since`` are naive UTC (the session's time zone). Integer cursors are bounded by
+    ``MAX(cursor)`` alone. ``max_value`` None (only NULL cursors, or no rows): the bound is the clock's,
+    which a snapshot still uses to read the NULL-cursor rows.
+    """
+    if data_type.lower() not in TEMPORAL_CURSOR_TYPES:
+        return CursorBound(max_value)
+    by_clock = last_complete_tick(now - lag, data_type, datetime_precision)
+    bound = by_clock if max_value is None else min(max_value, by_clock)
+    if open_since is None or open_since >= now - lag:
+        return CursorBound(bound)
+    by_transaction = last_complete_tick(open_since, data_type, datetime_precision)
+    held = by_transaction if max_value is None else min(max_value, by_transaction)
+    return CursorBound(held, held_back=held < bound)
+
+
+def future_cursor_threshold(now: datetime, lag: timedelta, data_type: str,
+                            datetime_precision: int | None) -> date | datetime | None:
+    """Cursor values above this are *future-dated*: beyond the clock by more than the lag (at least a second).
+
+    Incremental runs read up to about ``NOW - lag``; a row dated later than ``NOW + lag`` (``9999-01-01``
+    standing for "open-ended") arrives only when the clock passes it. The second of slack covers MySQL
+    rounding a fractional ``NOW(6)`` up into a whole-second column. None for integer cursors.
+    """
+    tick = cursor_tick(data_type, datetime_precision)
+    if tick is None:
+        return None
+    ahead = now + max(lag, tick, timedelta(seconds=1))
+    return ahead.date() if data_type.lower() == "date" else ahead

@@ -424,6 +424,7 @@ def _report_text(report: RunReport) -> str:
     for t in report.tables:
         if t.status == "success" and t.rows == 0 and not t.adopted_files:
             why = ("the table is empty" if t.strategy == "full_sync"  # every run reads the whole table
+                   else f"held back by an open {t.held_back}" if t.held_back
                    else f"nothing changed since {t.position_before or 'the last run'}")
             lines.append(f"{t.table}: 0 rows — {why}")
         for change in t.schema_changes:

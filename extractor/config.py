@@ -230,6 +230,9 @@ class Defaults(_Model):
     file_max_bytes: int = Field(default=128 * 1024 * 1024, gt=0)
     compression: Literal["zstd", "snappy"] = "zstd"  # unset with a Redshift target: snappy
     safety_lag_seconds: float = Field(default=5, ge=0)
+    #: Whose open write transactions hold the cursor bound back: sessions in the table's database, every
+    #: session on the server, or none (docs: config/pipelines/sales.yml).
+    open_transaction_scope: Literal["database", "server", "off"] = "database"
     parallelism: int = Field(default=2, gt=0)
     reader: Literal["auto", "connectorx", "pymysql"] = "auto"
     lock_ttl_seconds: int = Field(default=3600, gt=0)

@@ -25,10 +25,10 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from extractor import scratch
 from extractor.errors import LakeError, StateError
 
 _TMP_PREFIX = ".tmp-"
-_SCRATCH_RETENTION_SECONDS = 24 * 3600
 _CAS_PREFIX = ".cas-"
 _S3_DELETE_BATCH = 1000
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
@@ -171,8 +171,11 @@ class Storage(ABC):
         return size
 
     def scratch_dir(self) -> str | None:
-        """Where a writer should stage files it will ``publish_file`` (None: the system's temp dir)."""
-        return None
+        """Where a writer should stage files it will ``publish_file``: a private directory in the temp dir.
+
+        What killed writers left there is removed (:mod:`extractor.scratch`).
+        """
+        return scratch.temp_scratch_dir()
 
     @abstractmethod
     def list(self, prefix: str = "") -> list[ObjectInfo]:
@@ -339,23 +342,13 @@ class LocalStorage(Storage):
     def scratch_dir(self) -> str | None:
         """``<root>/.tmp-scratch``: on the lake's filesystem, so a published file is renamed, not copied.
 
-        Hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there, untouched for a day,
-        is removed (a live writer's file changes with every page it writes).
+        Hidden from ``list`` like every ``.tmp-`` name. What a killed writer left there is removed as soon as
+        its process is gone (:mod:`extractor.scratch`); a live writer's directory is never touched.
         """
         path = self.root / f"{_TMP_PREFIX}scratch"
         try:
             path.mkdir(parents=True, exist_ok=True)
-            stale = datetime.now(UTC).timestamp() - _SCRATCH_RETENTION_SECONDS
-            for entry in os.scandir(path):
-                with contextlib.suppress(OSError):
-                    if not entry.is_dir(follow_symlinks=False):
-                        if entry.stat(follow_symlinks=False).st_mtime < stale:
-                            os.unlink(entry.path)
-                        continue
-                    touched = [entry.stat(follow_symlinks=False).st_mtime]
-                    touched += [f.stat(follow_symlinks=False).st_mtime for f in os.scandir(entry.path)]
-                    if max(touched) < stale:
-                        shutil.rmtree(entry.path)
+            scratch.sweep(path)
         except OSError as exc:
             raise self._io_error("create", f"{_TMP_PREFIX}scratch", exc) from exc
         return str(path)

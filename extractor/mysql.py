@@ -215,24 +215,52 @@ def fetchone(
     return None if row is None else tuple(row)
 
 
-def oldest_write_transaction(conn: pymysql.connections.Connection) -> datetime | None:
-    """Start (aware UTC) of the oldest other open read-write InnoDB transaction, or None.
+@dataclass(frozen=True)
+class OpenTransaction:
+    """An open read-write InnoDB transaction of another session (``information_schema.INNODB_TRX``)."""
+
+    id: str  # trx_id
+    started: datetime  # aware UTC
+    thread_id: int  # the session (PROCESSLIST ID, what KILL takes)
+    database: str | None  # the session's current database (PROCESSLIST.DB); None: unknown
+
+    def describe(self) -> str:
+        """``transaction 4242 (session 17, database shop) open since 2026-12-03 18:00:01.5+00:00``."""
+        where = f", database {self.database}" if self.database else ""
+        return f"transaction {self.id} (session {self.thread_id}{where}) open since {self.started.isoformat(sep=' ')}"
+
+
+def oldest_write_transaction(conn: pymysql.connections.Connection, *, scope: str = "server",
+                             database: str | None = None) -> OpenTransaction | None:
+    """The oldest other open read-write InnoDB transaction in ``scope``, or None.
 
     Rows it writes may carry cursor values from before it commits, so an upper bound must stay below it.
-    None also when the user lacks the PROCESS privilege that ``information_schema.INNODB_TRX`` needs;
-    InnoDB refreshes that view at most every 100 ms, which the safety lag covers.
+    InnoDB does not say which tables a transaction wrote; the narrowest scope MariaDB allows is the
+    session's current database (``PROCESSLIST.DB``): ``scope="database"`` skips transactions of sessions
+    whose current database is another one than ``database`` (a session with no current database, or one
+    this user may not see, still counts). ``"server"`` counts every one, ``"off"`` none. None also when
+    the user lacks the PROCESS privilege that ``INNODB_TRX`` needs; InnoDB refreshes that view at most
+    every 100 ms, which the safety lag covers.
     """
+    if scope == "off":
+        return None
+    sql = ("SELECT t.trx_id, t.trx_started, t.trx_mysql_thread_id, p.DB FROM information_schema.INNODB_TRX t"
+           " LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id"
+           " WHERE t.trx_is_read_only = 0 AND t.trx_rows_modified > 0 AND t.trx_mysql_thread_id <> CONNECTION_ID()")
+    params: list[Any] = []
+    if scope == "database" and database:
+        sql += " AND (p.DB IS NULL OR p.DB = %s)"
+        params.append(database)
     try:
-        started = scalar(
-            conn,
-            "SELECT MIN(trx_started) FROM information_schema.INNODB_TRX"
-            " WHERE trx_is_read_only = 0 AND trx_rows_modified > 0 AND trx_mysql_thread_id <> CONNECTION_ID()",
-        )
+        row = fetchone(conn, sql + " ORDER BY t.trx_started LIMIT 1", params)
     except pymysql.err.MySQLError as exc:
         if exc.args and exc.args[0] in (1227, 1142, 1044):  # access denied to the view
             return None
         raise
-    return None if started is None else started.replace(tzinfo=UTC)
+    if row is None:
+        return None
+    trx_id, started, thread_id, db = row
+    return OpenTransaction(str(trx_id), started.replace(tzinfo=UTC), int(thread_id), db or None)
 
 
 def server_now(conn: pymysql.connections.Connection) -> datetime:

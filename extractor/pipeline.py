@@ -26,9 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from extractor import cdc, discovery, mysql, redshift, schema_run, writer
+from extractor import cdc, discovery, mysql, reconcile, redshift, schema_run, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
 from extractor.dependencies import DependencyNotReady, wait_for_dependencies
 from extractor.errors import ConfigError, DataError, ExtractorError, StateError
@@ -86,6 +85,8 @@ class TableResult:
     upper_bound: str | None = None
     estimated_rows: int | None = None
     null_cursor_rows: int = 0
+    future_cursor_rows: int = 0  # cursor beyond the clock by more than the lag: not read until it passes
+    held_back: str | None = None  # the open transaction that held the bound back, described
     zero_dates: dict[str, int] = field(default_factory=dict)
     #: Values cut to Redshift's limit per column (``oversize: truncate``).
     truncated: dict[str, int] = field(default_factory=dict)
@@ -222,7 +223,8 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
             warnings.append(
                 f"no index starts with {cursor}: every incremental run scans the whole table — "
                 f"CREATE INDEX {_q(f'ix_{table.source_name}_{cursor}'[:64])}"
-                f" ON {_q(table.source_db)}.{_q(table.source_name)} ({', '.join(_q(c) for c in (cursor, *ids))})"
+                f" ON {_q(table.source_db)}.{_q(table.source_name)}"
+                f" ({', '.join(_q(c) for c in cdc.order_columns(cursor, ids))})"
             )
     else:
         cursor = None
@@ -303,6 +305,7 @@ class _TableRun:
         self._key_bounds: tuple[int, int] | None = None
         self._footer: dict[str, str] = {}
         self._committed_rows = 0
+        self._previous_run: str | None = None
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -449,46 +452,75 @@ class _TableRun:
         deadline = time.monotonic() + lag
         if lag:
             time.sleep(0.1)  # INNODB_TRX is a cache refreshed at most every 100 ms: read one taken after read_at
+        defaults = self.ctx.pipeline.defaults
         while True:
-            oldest = mysql.oldest_write_transaction(conn)
-            if oldest is None or oldest > read_at:
+            oldest = mysql.oldest_write_transaction(conn, scope=defaults.open_transaction_scope,
+                                                    database=self.table.source_db)
+            if oldest is None or oldest.started > read_at:
                 return tuple(row)
             if time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
+        self.result.held_back = oldest.describe()
         self.result.warnings.append(
-            f"a write transaction open since {oldest.isoformat()} may still commit keys below {_show(tuple(row))}: "
-            "nothing is read until it ends (the next run tries again); see information_schema.INNODB_TRX"
+            f"held back by an open {oldest.describe()}: it may still commit keys below {_show(tuple(row))}, so "
+            "nothing is read until it ends (the next run tries again); see information_schema.INNODB_TRX and "
+            f"defaults.open_transaction_scope ('{defaults.open_transaction_scope}')"
         )
         return None
 
     def _cursor_upper_bound(self, conn: Any, table_sql: str, rt: ResolvedTable) -> Any:
-        """``min(MAX(cursor), NOW(6) - safety_lag, start of the oldest open write transaction)``."""
+        """``min(MAX(cursor), NOW(6) - safety_lag, start of the oldest open write)``, below the clock's tick.
+
+        The bound never lies in a tick of the cursor's precision (a second, a day, …) that can still
+        receive rows: see ``cdc.cursor_upper_bound``.
+        """
         cursor_sql = mysql.quote_ident(rt.cursor or "")
         max_value = mysql.scalar(conn, f"SELECT MAX({cursor_sql}) FROM {table_sql}")
-        lag = timedelta(seconds=self.ctx.pipeline.defaults.safety_lag_seconds)
+        defaults = self.ctx.pipeline.defaults
+        lag = timedelta(seconds=defaults.safety_lag_seconds)
         now = mysql.server_now(conn).replace(tzinfo=None)
-        limit = now - lag
-        oldest = mysql.oldest_write_transaction(conn)
-        if oldest is not None and oldest.replace(tzinfo=None) - timedelta(microseconds=1) < limit:
-            limit = oldest.replace(tzinfo=None) - timedelta(microseconds=1)
+        cursor = next(c for c in rt.columns if c.name == rt.cursor)
+        open_trx = mysql.oldest_write_transaction(conn, scope=defaults.open_transaction_scope,
+                                                  database=self.table.source_db)
+        bound = cdc.cursor_upper_bound(
+            max_value, now=now, lag=lag, open_since=open_trx.started.replace(tzinfo=None) if open_trx else None,
+            data_type=cursor.data_type, datetime_precision=cursor.datetime_precision,
+        )
+        if bound.held_back and open_trx is not None:
+            self.result.held_back = open_trx.describe()
             self.result.warnings.append(
-                f"a write transaction open since {oldest.isoformat()} holds the upper bound back to it "
-                "(rows it writes may carry older cursor values); see information_schema.INNODB_TRX"
+                f"held back by an open {open_trx.describe()}: rows it writes may carry older cursor values, so "
+                f"this run reads only up to {_show((bound.value,))} (information_schema.INNODB_TRX; "
+                f"defaults.open_transaction_scope is '{defaults.open_transaction_scope}')"
             )
         if max_value is None:
             # Only NULL cursors (or no rows): a snapshot still reads the NULL-cursor rows.
             has_rows = mysql.scalar(conn, f"SELECT 1 FROM {table_sql} LIMIT 1") is not None
-            temporal = next(c for c in rt.columns if c.name == rt.cursor).data_type in ("datetime", "timestamp")
+            temporal = cursor.data_type in ("datetime", "timestamp")
             if not has_rows or self.wm is None or self.wm.phase != "snapshot" or not temporal:
                 return None
-            return limit
-        if isinstance(max_value, datetime):
-            return min(max_value, limit)
-        if hasattr(max_value, "year"):
-            # DATE cursors: a day is read only once it is over, or later same-day changes would be lost.
-            return min(max_value, (limit - timedelta(days=1)).date())
-        return max_value  # integer cursors (version counters) have no clock to lag behind
+        else:
+            self._count_future_cursors(conn, table_sql, cursor_sql, cursor, now, lag)
+        return bound.value
+
+    def _count_future_cursors(self, conn: Any, table_sql: str, cursor_sql: str, cursor: Column, now: datetime,
+                              lag: timedelta) -> None:
+        """Rows dated beyond the clock by more than the lag never arrive in time: count them and warn."""
+        threshold = cdc.future_cursor_threshold(now, lag, cursor.data_type, cursor.datetime_precision)
+        if threshold is None:
+            return
+        row = mysql.fetchone(conn, f"SELECT COUNT(*), MAX({cursor_sql}) FROM {table_sql} WHERE {cursor_sql} > %s",
+                             [threshold])
+        if row is None or not row[0]:
+            return
+        count, latest = int(row[0]), row[1]
+        self.result.future_cursor_rows = count
+        self.result.warnings.append(
+            f"{count:,} row(s) of {self.table.source_table} have {cursor.name} in the future (up to {latest}): "
+            "runs read rows up to the clock minus safety_lag_seconds, so these arrive only once the clock "
+            "passes them — use a last-modified column as cursor_column, or cdc_strategy full_sync"
+        )
 
     def _recover(self, rt: ResolvedTable) -> None:
         """Adopt the files a crashed run wrote after its last commit; delete what cannot be adopted."""
@@ -528,6 +560,8 @@ class _TableRun:
     def _extract(self, conn: Any, rt: ResolvedTable, lock: TableLock) -> None:
         ctx = self.ctx
         self.wm, self.token = self.store.load()
+        #: The run before this one: the saved key set is fresh only if that run wrote it.
+        self._previous_run = self.wm.mysql.last_run_id if self.wm is not None else None
         if self.wm is not None and not ctx.options.full_refresh:
             check_watermark_fits(self.wm, rt, self.store.where)
         if self.wm is not None:
@@ -559,6 +593,8 @@ class _TableRun:
             self.result.phase = wm.phase
             empty_writer = self._file_writer(rt)
             try:
+                if ctx.options.full_refresh:  # nothing to read (an empty table): still no ghost rows
+                    self._tombstone_before_refresh(wm.phase, rt, empty_writer, empty_writer.schema)
                 self._ensure_schema_file(rt, empty_writer)
             finally:
                 empty_writer.close()
@@ -579,12 +615,14 @@ class _TableRun:
         schema = file_writer.schema
         keys: list[pa.Table] = []
         try:
+            if ctx.options.full_refresh and not self._detects_deletes(rt, plan):
+                self._tombstone_before_refresh(plan.phase, rt, file_writer, schema)
             try:
                 completed = self._read_pages(reader, plan, rt, file_writer, schema, keys, lock)
             finally:
                 reader.close()
             if completed and self._detects_deletes(rt, plan):
-                present = keys if rt.strategy == "full_sync" else self._scan_keys(conn, plan, rt)
+                present = keys if rt.strategy == "full_sync" else self._scan_keys(rt)
                 extracted = [] if rt.strategy == "full_sync" else keys
                 self._write_tombstones(rt, file_writer, schema, extracted, present)
                 keys = present
@@ -859,11 +897,12 @@ class _TableRun:
             return True
         return self.table.delete_detection == "reconcile" and plan.phase in ("snapshot", "incremental")
 
-    def _scan_keys(self, conn: Any, plan: cdc.ExtractPlan, rt: ResolvedTable) -> list[pa.Table]:
+    def _scan_keys(self, rt: ResolvedTable) -> list[pa.Table]:
         """Every key present now (``SELECT pk`` only, in key order, paged): the reconciliation side."""
         key_columns = [c for name in rt.ids for c in rt.columns if c.name == name]
-        scan = cdc.ExtractPlan(plan.table_sql, "full_sync", "full", None, plan.id_sql, None, rt.ids, None,
-                               decimal_text=plan.decimal_text)
+        scan = cdc.ExtractPlan(f"{_q(self.table.source_db)}.{_q(self.table.source_name)}", "full_sync", "full",
+                               None, tuple(_q(i) for i in rt.ids), None, rt.ids, None,
+                               decimal_text=frozenset(c.name for c in key_columns if c.kind == "decimal"))
         reader = open_reader(self.ctx.source, self.ctx.reader)
         pages: list[pa.Table] = []
         position: tuple[Any, ...] | None = None
@@ -880,17 +919,44 @@ class _TableRun:
         finally:
             reader.close()
 
+    def _key_schema(self, rt: ResolvedTable) -> pa.Schema:
+        return _nullable(arrow_schema([c for name in rt.ids for c in rt.columns if c.name == name]))
+
     def _write_tombstones(self, rt: ResolvedTable, file_writer: writer.FileWriter, schema: pa.Schema,
                           extracted: list[pa.Table], present: list[pa.Table]) -> None:
-        """Keys known before (last key set + extracted this run) and absent now become ``_op = 'D'`` rows."""
-        previous = _read_keys(self.ctx.storage, self.layout.keys_key)
-        key_schema = _nullable(arrow_schema([c for name in rt.ids for c in rt.columns if c.name == name]))
-        known = [t.cast(key_schema) for t in ([previous] if previous is not None else []) + extracted]
-        if not known:
+        """Keys the lake holds as current (or extracted this run) and absent now become ``_op = 'D'`` rows.
+
+        The lake's side is the key set the previous run saved, or — when that set is missing or stale
+        (detection switched on later, a strategy change, ``--full-refresh``, an unfinished run) — the
+        keys of the lake's data files: see :mod:`extractor.reconcile`.
+        """
+        known = reconcile.known_keys(self.ctx.storage, self.layout, self._key_schema(rt),
+                                     previous_run=self._previous_run,
+                                     trust_key_set=not self.ctx.options.full_refresh)
+        self._land_tombstones(rt, file_writer, schema,
+                              reconcile.gone_keys(known + extracted, present, rt.ids, self._key_schema(rt)))
+
+    def _tombstone_before_refresh(self, phase: str, rt: ResolvedTable, file_writer: writer.FileWriter,
+                                  schema: pa.Schema) -> None:
+        """``--full-refresh`` of a table that does not detect deletes: first tombstone the keys MySQL lost.
+
+        Every key the lake holds as current that MySQL no longer has gets a tombstone, published at once, so
+        the refreshed image has no ghost rows (a later run of the refresh does not repeat this).
+        """
+        known = reconcile.known_keys(self.ctx.storage, self.layout, self._key_schema(rt), previous_run=None,
+                                     trust_key_set=False)
+        if not any(t.num_rows for t in known):
             return
-        candidates = pa.concat_tables(known).group_by(list(rt.ids)).aggregate([])
-        current = pa.concat_tables([t.cast(key_schema) for t in present]) if present else key_schema.empty_table()
-        gone = candidates.join(current, keys=list(rt.ids), join_type="left anti")
+        gone = reconcile.gone_keys(known, self._scan_keys(rt), rt.ids, self._key_schema(rt))
+        self._checkpoint = {"phase": phase, "position": None}
+        self._land_tombstones(rt, file_writer, schema, gone)
+        written = file_writer.finish()
+        if written is not None:
+            self._commit(rt, phase, written)
+        self._checkpoint = None
+
+    def _land_tombstones(self, rt: ResolvedTable, file_writer: writer.FileWriter, schema: pa.Schema,
+                         gone: pa.Table) -> None:
         if gone.num_rows == 0:
             return
         arrays = [gone.column(f.name).cast(f.type) if f.name in rt.ids else pa.nulls(gone.num_rows, f.type)
@@ -900,16 +966,14 @@ class _TableRun:
         # The open file may hold data pages too: keep their position as the file's checkpoint.
         checkpoint = self._checkpoint or {"phase": "full", "position": None}
         written = file_writer.write(tomb, checkpoint=checkpoint)
-        self.result.tombstones = gone.num_rows
+        self.result.tombstones += gone.num_rows
         if written is not None:
             self._commit(rt, checkpoint["phase"], written)
 
     def _save_keys(self, rt: ResolvedTable, keys: list[pa.Table]) -> None:
-        schema = _nullable(arrow_schema([c for name in rt.ids for c in rt.columns if c.name == name]))
+        schema = self._key_schema(rt)
         table = pa.concat_tables([k.cast(schema) for k in keys]) if keys else schema.empty_table()
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
-        self.ctx.storage.put_bytes(self.layout.keys_key, sink.getvalue().to_pybytes())
+        reconcile.write_key_set(self.ctx.storage, self.layout, table, self.ctx.run_id)
 
 
 @dataclass(frozen=True)
@@ -941,12 +1005,6 @@ def _page_position(plan: cdc.ExtractPlan, page: pa.Table, source_table: str) -> 
                 "use another unique key as id_columns, or replace those dates in MySQL",
             )
     return position
-
-
-def _read_keys(storage: Storage, key: str) -> pa.Table | None:
-    """The key set a full_sync table had at its last complete run (None before the first)."""
-    found = storage.get_bytes(key)
-    return None if found is None else pq.read_table(pa.BufferReader(found[0]))
 
 
 def _quoted(value: Any) -> str:

@@ -45,10 +45,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from extractor import mysql
+from extractor import cdc, mysql
 from extractor.config import Pipeline, Project, TableConfig, TargetConnection
 from extractor.errors import ConfigError, ExtractorError, LakeError, SourceError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
+from extractor.reconcile import open_lake_duckdb
 from extractor.state import WatermarkStore
 from extractor.types import Column
 
@@ -77,6 +78,9 @@ class TableVerification:
     different_in_lake: int = 0
     extra_in_lake: int = 0  # in the lake, gone from MySQL (a full_sync table must have a tombstone)
     deleted_at_source: int = 0  # cursor tables: hard deletes cursor CDC cannot see (not a failure)
+    delete_detection: str = "none"  # the table's setting: with reconcile, the next run tombstones those keys
+    future_cursor_rows: int = 0  # MySQL rows dated beyond the clock by more than the lag: no run reads them yet
+    null_cursor_stale: int = 0  # rows whose cursor is NULL and that differ from (or are missing in) the lake
     warehouse_differences: int = 0
     warehouse_skipped_columns: list[str] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
@@ -188,9 +192,24 @@ class VerifyReport:
             elif t.not_extracted:
                 lines.append(f"note: {t.table}: never synced: its {t.not_extracted:,} MySQL row(s) are not in the "
                              "lake yet (not compared)")
-            if t.deleted_at_source:
+            if t.deleted_at_source and t.delete_detection == "reconcile":
+                lines.append(f"note: {t.table}: {t.deleted_at_source} key(s) deleted at the source since the last "
+                             "run are still current in the lake: the next run lands their tombstones "
+                             "(delete_detection: reconcile)")
+            elif t.deleted_at_source:
                 lines.append(f"note: {t.table}: {t.deleted_at_source} key(s) deleted at the source are still "
-                             "current in the lake (hard deletes are invisible to cursor CDC)")
+                             "current in the lake: hard deletes are invisible to cursor CDC — set "
+                             "delete_detection: reconcile and the next run lands their tombstones")
+            if t.future_cursor_rows:
+                lines.append(f"{'note' if t.lake_ok else 'diff'}: {t.table}: {t.future_cursor_rows:,} MySQL row(s) "
+                             "have a cursor dated in the future: runs read rows up to the clock minus "
+                             "safety_lag_seconds, so these reach the lake only once the clock passes them — use a "
+                             "last-modified column as cursor_column, or cdc_strategy full_sync")
+            if t.null_cursor_stale:
+                lines.append(f"diff: {t.table}: {t.null_cursor_stale:,} row(s) with a NULL cursor differ from the "
+                             "lake, and no run will change that: incremental runs find rows by their cursor — set "
+                             "the cursor on those rows (UPDATE … SET cursor = NOW(6) WHERE cursor IS NULL), or make "
+                             "the column NOT NULL")
             if t.strategy == "id" and t.different_in_lake:
                 lines.append(f"note: {t.table}: {t.different_in_lake:,} row(s) changed in MySQL after they were "
                              "extracted: cdc_strategy id lands each key once and never sees updates — use hybrid "
@@ -343,7 +362,8 @@ class _Row:
     key: tuple[Any, ...]
     full: int  # hash over every source column
     common: int  # hash over the columns the warehouse keeps
-    due: bool = True  # (source only) within the watermark
+    due: bool = True  # (source only) within the watermark, or never to be read by a run (``stuck``)
+    stuck: str | None = None  # (source only) "null_cursor" / "future": no run will ever read this row
 
 
 def _select_expression(col: Column) -> str:
@@ -368,8 +388,11 @@ def _position(kinds: Sequence[str], values: Sequence[Any] | None) -> tuple[Any, 
 class _Window:
     """Whether a source row is due in the lake, from the watermark (compared as ``_key_part`` values)."""
 
-    def __init__(self, strategy: str, wm: Any, cursor_kind: str | None, key_kinds: Sequence[str]) -> None:
+    def __init__(self, strategy: str, wm: Any, cursor_kind: str | None, key_kinds: Sequence[str],
+                 future: Any = None) -> None:
         self.strategy = strategy
+        #: Cursor values above this (a ``_key_part``) are future-dated: no run reads them until the clock passes.
+        self.future = None if future is None or cursor_kind is None else _key_part(cursor_kind, future)
         self.position: tuple[Any, ...] | None = None
         self.upper: tuple[Any, ...] | None = None
         self.snapshot = False
@@ -392,6 +415,20 @@ class _Window:
             self.position = _position([cursor_kind or "", *key_kinds], wm.cursor.position())
             self.nothing = self.position is None
         self.never_committed = self.nothing and wm.mysql.status != "success"
+
+    def stuck(self, cursor: tuple[Any, ...] | None) -> str | None:
+        """Why a row that is not due will never be read by a run either (None: a later run takes it).
+
+        A NULL cursor once incremental (the snapshot read the row; its later changes are invisible), or a
+        cursor beyond the clock by more than the lag (``9999-01-01``: read only when the clock passes it).
+        """
+        if self.nothing or self.strategy not in ("hybrid", "timestamp"):
+            return None
+        if cursor is None or cursor == _NULL:
+            return None if self.snapshot else "null_cursor"
+        if self.future is not None and cursor > self.future:
+            return "future"
+        return None
 
     def due(self, cursor: tuple[Any, ...] | None, key: tuple[Any, ...]) -> bool:
         """``cursor`` and ``key`` are ``_key_part`` values (``cursor`` None: the table has no cursor)."""
@@ -439,8 +476,10 @@ def _source_rows(project_source: Any, table: TableConfig, columns: list[Column],
                 for row in rows:
                     key = _sort_key(key_kinds, [row[i] for i in key_index])
                     cursor_part = _key_part(cursor_kind, row[cursor_index]) if cursor_index is not None else None
+                    due = window.due(cursor_part, key)
+                    stuck = None if due else window.stuck(cursor_part)
                     yield _Row(key, row_hash(kinds, row), row_hash(common_kinds, [row[i] for i in common]),
-                               window.due(cursor_part, key))
+                               due or stuck is not None, stuck)
     finally:
         conn.close()
 
@@ -484,19 +523,6 @@ def _lake_sql(files: list[str], columns: list[Column], ids: Sequence[str], order
     """
 
 
-def _open_lake_duckdb(storage: Storage) -> Any:
-    import duckdb
-
-    db = duckdb.connect(":memory:")
-    if storage.url.startswith("s3://"):
-        import s3fs
-
-        endpoint = getattr(storage, "endpoint_url", None)
-        fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {})
-        db.register_filesystem(fs)
-    return db
-
-
 # ------------------------------------------------------------------------------------------ comparison
 
 
@@ -517,14 +543,19 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
         elif srow is not None:
             result.source_rows += 1
             sums["source"] = (sums["source"] + srow.full) & _MASK
+            if srow.stuck == "future":
+                result.future_cursor_rows += 1
+            why = _STUCK.get(srow.stuck or "", "")
             if lrow is None:
                 result.missing_in_lake += 1
-                result._sample(key_kinds, key, "missing in the lake")
+                result._sample(key_kinds, key, "missing in the lake" + why)
             else:
                 sums["lake"] = (sums["lake"] + lrow.full) & _MASK
                 if lrow.full != srow.full:
                     result.different_in_lake += 1
-                    result._sample(key_kinds, key, "differs between MySQL and the lake")
+                    result._sample(key_kinds, key, "differs between MySQL and the lake" + why)
+            if srow.stuck == "null_cursor" and (lrow is None or lrow.full != srow.full):
+                result.null_cursor_stale += 1
         elif lrow is not None:
             if full_sync:
                 result.extra_in_lake += 1
@@ -552,6 +583,13 @@ def _merge(source: Iterator[_Row], lake: Iterator[_Row], warehouse: Iterator[_Ro
     if warehouse is not None:
         result.warehouse_rows = wh_rows
         result.warehouse_checksum = f"{sums['wh']:016x}"
+
+
+#: How a difference no future run will fix is explained in its sample line.
+_STUCK = {
+    "null_cursor": " and will stay so: its cursor is NULL, which no incremental run reads",
+    "future": " until the clock passes its cursor (dated in the future)",
+}
 
 
 def _show_key(kinds: Sequence[str], key: tuple[Any, ...]) -> str:
@@ -622,6 +660,7 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
     conn = mysql.connect(source)
     try:
         rt = resolve_table(conn, table)
+        now = mysql.server_now(conn).replace(tzinfo=None)
     finally:
         conn.close()
     layout = TableLayout(pipeline.source, table.source_db, pipeline.target_schema, table.target)
@@ -631,8 +670,14 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
     kinds = [c.kind for c in columns]
     key_kinds = [kinds[names.index(i)] for i in rt.ids]
     cursor_kind = kinds[names.index(rt.cursor)] if rt.cursor else None
-    window = _Window(rt.strategy, wm, cursor_kind, key_kinds)
-    result = TableVerification(table.name, rt.strategy, last_run=wm.mysql.status if wm else None)
+    future = None
+    if rt.cursor:
+        cursor_col = columns[names.index(rt.cursor)]
+        future = cdc.future_cursor_threshold(now, timedelta(seconds=pipeline.defaults.safety_lag_seconds),
+                                             cursor_col.data_type, cursor_col.datetime_precision)
+    window = _Window(rt.strategy, wm, cursor_kind, key_kinds, future)
+    result = TableVerification(table.name, rt.strategy, last_run=wm.mysql.status if wm else None,
+                               delete_detection=table.delete_detection)
 
     staging_cols = None
     if warehouse is not None:
@@ -643,7 +688,7 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
         result.warehouse_skipped_columns = [n for n in names if n.lower() not in lowered]
 
     files = [storage.uri(o.key) for o in storage.list(layout.data_prefix) if o.key.endswith(".parquet")]
-    lake_db = _open_lake_duckdb(storage)
+    lake_db = open_lake_duckdb(storage)
     lake = (LakeError, "the lake's data files", storage.uri(layout.data_prefix.rstrip("/")),
             "check the lake's credentials and that every .parquet file under it is a Parquet file")
     try:

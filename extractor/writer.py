@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from extractor import scratch
 from extractor import types as _types
 from extractor.errors import DataError, LakeError
 from extractor.lake import Storage, TableLayout, batch_id
@@ -93,7 +93,7 @@ class FileWriter:
         #: Extra footer key-value metadata of every file (the schema version and fingerprint).
         self.metadata = dict(metadata or {})
         self._clock = clock
-        self._tmpdir = tempfile.mkdtemp(prefix="extractor-writer-", dir=storage.scratch_dir())
+        self._tmpdir = scratch.new_writer_dir(storage.scratch_dir())
         self._writer: pq.ParquetWriter | None = None
         self._path = ""
         self._rows = 0

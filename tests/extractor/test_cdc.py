@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -82,3 +82,72 @@ def test_order_by_names_the_table_columns_and_decimal_text_positions_bind_as_dec
     assert sql.endswith("ORDER BY `db`.`t`.`k` LIMIT 5")  # not the select list's `CAST(k AS CHAR) AS k`
     position = cdc.last_position(key_plan, pa.table({"k": ["12345678901234567890.000000000000000000001"]}))
     assert position == (Decimal("12345678901234567890.000000000000000000001"),)
+
+
+# --- the cursor's upper bound and its precision (issue 15 items 1, 4 and 6) -------------------------
+
+NOW = datetime(2026, 12, 3, 12, 0, 7, 456789)
+
+
+@pytest.mark.parametrize(("data_type", "precision", "lag", "expected"), [
+    # whole seconds: the running second 12:00:07 can still receive rows, whatever the lag
+    ("timestamp", 0, 0, datetime(2026, 12, 3, 12, 0, 6)),
+    ("datetime", 0, 0.3, datetime(2026, 12, 3, 12, 0, 6)),
+    ("datetime", 0, 0.5, datetime(2026, 12, 3, 12, 0, 5)),  # NOW - lag lies in 12:00:06: that tick is open too
+    ("datetime", 0, 5, datetime(2026, 12, 3, 12, 0, 1)),
+    ("datetime", 3, 0, datetime(2026, 12, 3, 12, 0, 7, 455000)),
+    ("timestamp", 3, 0.0005, datetime(2026, 12, 3, 12, 0, 7, 455000)),
+    ("datetime", 6, 0, datetime(2026, 12, 3, 12, 0, 7, 456788)),
+    ("datetime", 6, 1, datetime(2026, 12, 3, 12, 0, 6, 456788)),
+    ("date", None, 0, date(2026, 12, 2)),  # a day is read once it is over
+    ("date", 0, 5, date(2026, 12, 2)),
+])
+def test_the_cursor_bound_never_lies_in_a_tick_that_can_still_receive_rows(data_type, precision, lag, expected):
+    bound = cdc.cursor_upper_bound(datetime(9000, 1, 1) if data_type != "date" else date(9000, 1, 1),
+                                   now=NOW, lag=timedelta(seconds=lag), open_since=None,
+                                   data_type=data_type, datetime_precision=precision)
+    assert bound.value == expected and not bound.held_back
+
+
+def test_the_cursor_bound_is_max_cursor_when_that_is_lower_and_the_counter_for_integers():
+    early = datetime(2026, 12, 3, 11, 0, 0)
+    assert cdc.cursor_upper_bound(early, now=NOW, lag=timedelta(0), open_since=None, data_type="timestamp",
+                                  datetime_precision=0).value == early
+    assert cdc.cursor_upper_bound(41, now=NOW, lag=timedelta(0), open_since=None, data_type="bigint",
+                                  datetime_precision=None).value == 41
+    # no rows with a cursor: the clock's bound (a snapshot still reads the NULL-cursor rows)
+    assert cdc.cursor_upper_bound(None, now=NOW, lag=timedelta(0), open_since=None, data_type="datetime",
+                                  datetime_precision=0).value == datetime(2026, 12, 3, 12, 0, 6)
+
+
+def test_an_open_transaction_holds_the_bound_below_its_own_tick_and_says_so():
+    began = datetime(2026, 12, 3, 11, 59, 0, 500000)
+    bound = cdc.cursor_upper_bound(datetime(9000, 1, 1), now=NOW, lag=timedelta(seconds=5), open_since=began,
+                                   data_type="datetime", datetime_precision=0)
+    assert bound == cdc.CursorBound(datetime(2026, 12, 3, 11, 58, 59), held_back=True)
+    # a transaction that lowers nothing (MAX(cursor) is lower anyway, or it began after NOW - lag) is not named
+    low = datetime(2026, 12, 3, 11, 0)
+    assert cdc.cursor_upper_bound(low, now=NOW, lag=timedelta(seconds=5), open_since=began, data_type="datetime",
+                                  datetime_precision=0) == cdc.CursorBound(low, held_back=False)
+    recent = NOW - timedelta(seconds=1)
+    assert not cdc.cursor_upper_bound(datetime(9000, 1, 1), now=NOW, lag=timedelta(seconds=5), open_since=recent,
+                                      data_type="datetime", datetime_precision=0).held_back
+
+
+@pytest.mark.parametrize(("data_type", "precision", "lag", "expected"), [
+    ("timestamp", 0, 0, datetime(2026, 12, 3, 12, 0, 8, 456789)),  # at least a second: MySQL rounds NOW(6) up
+    ("datetime", 6, 30, datetime(2026, 12, 3, 12, 0, 37, 456789)),
+    ("date", None, 5, date(2026, 12, 4)),
+])
+def test_future_dated_cursor_values_start_beyond_the_clock_plus_the_lag(data_type, precision, lag, expected):
+    assert cdc.future_cursor_threshold(NOW, timedelta(seconds=lag), data_type, precision) == expected
+    assert cdc.future_cursor_threshold(NOW, timedelta(0), "int", None) is None
+
+
+@pytest.mark.parametrize(("cursor", "ids", "expected"), [
+    ("updated_at", ["id"], ("updated_at", "id")),
+    ("valid_from", ["account_id", "valid_from"], ("valid_from", "account_id")),
+    ("Valid_From", ["valid_from", "account_id"], ("Valid_From", "account_id")),  # names are case-insensitive
+])
+def test_the_index_columns_never_repeat_the_cursor(cursor, ids, expected):
+    assert cdc.order_columns(cursor, ids) == expected

@@ -193,23 +193,51 @@ def test_fetchone_returns_a_tuple_or_none(orders):
     assert mysql.fetchone(conn, f"SELECT * FROM `{db}`.orders") is None
 
 
-def test_oldest_write_transaction_sees_an_open_writer(orders, mysql_db):
+def _open_writer(mysql_db, database: str, table: str):  # noqa: ANN202
+    """A session whose current database is ``database``, with an open write to ``table``; its id and start."""
+    writer = mysql_db.connect()
+    with writer.cursor() as cur:
+        cur.execute(f"USE `{database}`")
+        cur.execute("SET time_zone = '+00:00'")
+        cur.execute("BEGIN")
+        cur.execute(f"INSERT INTO {table} VALUES (1)")
+        cur.execute("SELECT CONNECTION_ID(), NOW(6)")
+        thread_id, began = cur.fetchone()
+    time.sleep(0.2)  # InnoDB refreshes its INNODB_TRX cache at most every 100 ms
+    return writer, thread_id, began.replace(tzinfo=UTC)
+
+
+def test_oldest_write_transaction_sees_an_open_writer_and_names_its_database(orders, mysql_db):
     conn, db = orders
     before = mysql.oldest_write_transaction(conn)
-    assert before is None or before < datetime.now(UTC)
-    writer = mysql_db.connect()
+    assert before is None or before.started < datetime.now(UTC)
+    writer, thread_id, began = _open_writer(mysql_db, db, "customers")
     try:
-        with writer.cursor() as cur:
-            cur.execute("SET time_zone = '+00:00'")
-            cur.execute("BEGIN")
-            cur.execute(f"INSERT INTO `{db}`.customers VALUES (1)")
-            cur.execute("SELECT NOW(6)")
-            began = cur.fetchone()[0].replace(tzinfo=UTC)
-        time.sleep(0.2)  # InnoDB refreshes its INNODB_TRX cache at most every 100 ms
-        oldest = mysql.oldest_write_transaction(conn)
-        assert oldest is not None and oldest.tzinfo is not None
-        assert oldest <= began + timedelta(seconds=1)
+        oldest = mysql.oldest_write_transaction(conn, scope="server")
+        assert oldest is not None and oldest.started.tzinfo is not None
+        assert oldest.started <= began + timedelta(seconds=1)
+        ours = mysql.oldest_write_transaction(conn, scope="database", database=db)
+        assert ours is not None and ours.thread_id == thread_id and ours.database == db
+        assert f"session {thread_id}, database {db}) open since" in ours.describe()
     finally:
         writer.rollback()
         writer.close()
+
+
+def test_an_open_write_in_another_database_does_not_hold_back_a_database_scoped_check(orders, mysql_db):
+    """Issue 15 item 7: INNODB_TRX is server-wide; a session writing in another database is not this table's."""
+    conn, db = orders
+    other = f"{db}_other"
+    mysql_db.execute(f"CREATE DATABASE `{other}`", f"CREATE TABLE `{other}`.t (id INT PRIMARY KEY)")
+    writer, thread_id, _ = _open_writer(mysql_db, other, "t")
+    try:
+        scoped = mysql.oldest_write_transaction(conn, scope="database", database=db)
+        assert scoped is None or scoped.thread_id != thread_id
+        wide = mysql.oldest_write_transaction(conn, scope="server")
+        assert wide is not None  # ours, or an older one of another session
+        assert mysql.oldest_write_transaction(conn, scope="off") is None
+    finally:
+        writer.rollback()
+        writer.close()
+        mysql_db.execute(f"DROP DATABASE `{other}`")
 
