@@ -16,15 +16,16 @@ import secrets
 import shutil
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from extractor import retry
 from extractor.errors import LakeError, StateError
 
 _TMP_PREFIX = ".tmp-"
@@ -32,6 +33,7 @@ _SCRATCH_RETENTION_SECONDS = 24 * 3600
 _CAS_PREFIX = ".cas-"
 _S3_DELETE_BATCH = 1000
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,58 @@ def open_lake(url: str, **options: Any) -> Storage:
     return LocalStorage(url)
 
 
+# ----------------------------------------------------------------------------------- retried reads
+
+#: OS errors of a local (or network-mounted) lake that can pass: I/O error, stale NFS handle, timeouts.
+_TRANSIENT_OS_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.ESTALE, errno.ETIMEDOUT,
+                                  errno.ECONNRESET, errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH})
+
+
+def transient_read_error(exc: BaseException) -> bool:
+    """Whether a lake read failed in a way that can pass: a response cut mid-stream, a dropped connection.
+
+    boto3 retries a request that fails before its response arrives; a response body cut while it is read
+    (``ResponseStreamingError``/``IncompleteRead``) reaches the caller, and is retried here. pyarrow's
+    S3 and local reads fail with ``OSError`` (never for a missing file: ``FileNotFoundError``).
+    """
+    import http.client
+
+    from botocore.exceptions import (
+        ConnectionClosedError,
+        IncompleteReadError,
+        ReadTimeoutError,
+        ResponseStreamingError,
+    )
+    from urllib3.exceptions import ProtocolError
+    from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
+
+    if isinstance(exc, ResponseStreamingError | IncompleteReadError | ReadTimeoutError | ConnectionClosedError
+                  | ProtocolError | Urllib3ReadTimeout | http.client.IncompleteRead | ConnectionError):
+        return True
+    code = _error_code(exc) if isinstance(exc, Exception) else ""
+    if code in _TRANSIENT_S3_CODES:
+        return True
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
+        return False
+    if isinstance(exc, OSError):
+        # pyarrow's S3 errors carry no errno: their text names the AWS error kind.
+        return exc.errno in _TRANSIENT_OS_ERRNOS or (exc.errno is None and _arrow_network_error(str(exc)))
+    return False
+
+
+def _arrow_network_error(text: str) -> bool:
+    lowered = text.lower()
+    return any(fragment in lowered for fragment in (
+        "network_connection", "curlcode", "connection", "timed out", "timeout", "reset by peer", "broken pipe",
+        "partial file", "unexpected eof", "internal_failure", "slow_down", "service_unavailable", "throttl",
+    ))
+
+
+def read_with_retries(read: Callable[[], T], where: str) -> T:
+    """``read()``, re-run (bounded, with backoff, a warning per retry) while the lake read fails transiently."""
+    return retry.call(read, transient_read_error, what="lake read interrupted", where=where)
+
+
 # --------------------------------------------------------------------------------------------- local
 
 
@@ -301,8 +355,9 @@ class LocalStorage(Storage):
             return None
 
     def get_bytes(self, key: str) -> tuple[bytes, str] | None:
+        path = self._path(key)
         try:
-            data = self._read(self._path(key))
+            data = read_with_retries(lambda: self._read(path), self.uri(key))
         except OSError as exc:
             raise self._io_error("read", key, exc) from exc
         return None if data is None else (data, _sha256(data))
@@ -417,6 +472,8 @@ def _conflict(key: str, where: str, what: str) -> StateError:
 _CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                      "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "403"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+_TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling",
+                       "ThrottlingException", "500", "502", "503", "504"}
 
 
 class S3Storage(Storage):
@@ -449,6 +506,16 @@ class S3Storage(Storage):
     def _error(self, exc: Exception, action: str, key: str | None) -> LakeError:
         return _s3_error(exc, action, self.uri(key) if key else self.url, self.bucket, self.endpoint_url)
 
+    def _read_error(self, exc: Exception, action: str, where: str) -> LakeError:
+        """The error of a read that was retried: a transient fault that lasted says so."""
+        if transient_read_error(exc):
+            host = urlparse(self.endpoint_url).netloc or self.endpoint_url
+            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            return LakeError(f"cannot {action}: interrupted {retry.ATTEMPTS} times in a row ({detail})",
+                             where=where, hint=f"the S3 endpoint {host} keeps dropping responses: check it and "
+                                               "the network; the next run resumes where this one stopped")
+        return _s3_error(exc, action, where, self.bucket, self.endpoint_url)
+
     def put_bytes(self, key: str, data: bytes, *, if_match: str | None = None,
                   if_none_match: bool = False) -> str:
         kwargs: dict[str, Any] = {}
@@ -465,13 +532,19 @@ class S3Storage(Storage):
         return str(response["ETag"])
 
     def get_bytes(self, key: str) -> tuple[bytes, str] | None:
+        def get() -> tuple[bytes, str] | None:
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                return response["Body"].read(), str(response["ETag"])
+            except Exception as exc:
+                if _is_missing(exc):
+                    return None
+                raise
+
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-            return response["Body"].read(), str(response["ETag"])
+            return read_with_retries(get, self.uri(key))
         except Exception as exc:
-            if _is_missing(exc):
-                return None
-            raise self._error(exc, "read", key) from exc
+            raise self._read_error(exc, "read", self.uri(key)) from exc
 
     def upload_file(self, local_path: str | os.PathLike[str], key: str) -> int:
         from boto3.s3.transfer import TransferConfig
@@ -488,16 +561,20 @@ class S3Storage(Storage):
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
-        found = []
-        try:
+
+        def listing() -> list[ObjectInfo]:
+            found = []
             pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
             for page in pages:
                 for item in page.get("Contents", []):
                     modified = item["LastModified"]
                     found.append(ObjectInfo(item["Key"][strip:], int(item["Size"]), modified.astimezone(UTC)))
+            return found
+
+        try:
+            found = read_with_retries(listing, f"s3://{self.bucket}/{full}")
         except Exception as exc:
-            where = f"s3://{self.bucket}/{full}"
-            raise _s3_error(exc, "list", where, self.bucket, self.endpoint_url) from exc
+            raise self._read_error(exc, "list", f"s3://{self.bucket}/{full}") from exc
         return sorted(found, key=lambda info: info.key)
 
     def delete(self, keys: Iterable[str]) -> None:
@@ -527,13 +604,19 @@ class S3Storage(Storage):
         return True
 
     def exists(self, key: str) -> bool:
+        def head() -> bool:
+            try:
+                self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except Exception as exc:
+                if _is_missing(exc):
+                    return False
+                raise
+            return True
+
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return read_with_retries(head, self.uri(key))
         except Exception as exc:
-            if _is_missing(exc):
-                return False
-            raise self._error(exc, "read", key) from exc
-        return True
+            raise self._read_error(exc, "read", self.uri(key)) from exc
 
     def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
         creds = self._session.get_credentials()  # resolved by boto3; never printed

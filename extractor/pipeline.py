@@ -43,6 +43,7 @@ from extractor.reader import (
     release_memory,
     use_returnable_memory_pool,
 )
+from extractor.rebuild import refuse_missing_watermark
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.types import Column, arrow_schema
 
@@ -518,6 +519,9 @@ class _TableRun:
     def _extract(self, conn: Any, rt: ResolvedTable, lock: TableLock) -> None:
         ctx = self.ctx
         self.wm, self.token = self.store.load()
+        if self.wm is None and not ctx.options.full_refresh:
+            refuse_missing_watermark(ctx.storage, self.layout, pipeline=ctx.pipeline.name, table=self.table.name,
+                                     where=self.store.where)
         if self.wm is not None and not ctx.options.full_refresh:
             check_watermark_fits(self.wm, rt, self.store.where)
         if self.wm is not None:
@@ -626,7 +630,9 @@ class _TableRun:
             self._validate_page(page.table, rt)
             if self._detects_deletes(rt, plan):
                 keys.append(page.table.select(list(rt.ids)))
-            checkpoint = {"phase": plan.phase, "position": list(page.position)}
+            checkpoint: dict[str, Any] = {"phase": plan.phase, "position": list(page.position)}
+            if plan.phase == "snapshot" and plan.upper:  # lets `watermark rebuild` resume a snapshot exactly
+                checkpoint["upper"] = plan.upper[0]
             self._checkpoint = checkpoint
             written = file_writer.write(page.table, checkpoint=checkpoint)
             release_memory()
