@@ -626,21 +626,23 @@ def watermark_rebuild(
     """
     from extractor import mysql
     from extractor.pipeline import resolve_table
-    from extractor.rebuild import rebuild_and_save
+    from extractor.rebuild import rebuild_and_save, snapshot_rows_left
     from extractor.state import TableLock
 
     project = _project(config_dir, env)
     pipe = _pipeline(project, pipeline)
     cfg = pipe.table(table)
+    storage, layout, store = _store(project, pipe.name, table)
     conn = mysql.connect(project.source(pipe.source))
     try:
         rt = resolve_table(conn, cfg)
+        left = snapshot_rows_left(conn, cfg.source_db, cfg.source_name, rt.cursor, rt.ids) if rt.cursor else None
+        with TableLock(storage, layout, owner=f"watermark-rebuild:{socket.gethostname()}", ttl_seconds=300):
+            wm = rebuild_and_save(store, table=table, pipeline=pipe.name, strategy=rt.strategy,
+                                  cursor_column=rt.cursor, id_columns=rt.ids, source_table=cfg.source_table,
+                                  rows_left=left, force=force)
     finally:
         conn.close()
-    storage, layout, store = _store(project, pipe.name, table)
-    with TableLock(storage, layout, owner=f"watermark-rebuild:{socket.gethostname()}", ttl_seconds=300):
-        wm = rebuild_and_save(store, table=table, pipeline=pipe.name, strategy=rt.strategy, cursor_column=rt.cursor,
-                              id_columns=rt.ids, source_table=cfg.source_table, force=force)
     summary = _watermark_summary(table, wm)
     _emit(summary, as_json, f"rebuilt the watermark of {layout.display} from {len(wm.pending_files)} data file(s): "
                             f"phase {summary['phase']}, position {summary['position']}")

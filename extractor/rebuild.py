@@ -8,13 +8,13 @@ so the watermark can be rebuilt from the files: the position of the newest file,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from extractor import writer
+from extractor import cdc, mysql, writer
 from extractor.errors import StateError
 from extractor.lake import ObjectInfo, Storage, TableLayout, read_with_retries
 from extractor.state import Watermark, WatermarkStore, parse_watermark
@@ -45,17 +45,39 @@ def refuse_missing_watermark(storage: Storage, layout: TableLayout, *, pipeline:
     )
 
 
+#: Whether MySQL holds rows after a snapshot's last key, up to its bound: ``(last_key, upper) → bool``.
+SnapshotRowsLeft = Callable[[Sequence[Any], Any], bool]
+
+
+def snapshot_rows_left(conn: Any, source_db: str, source_name: str, cursor_column: str,
+                       id_columns: Sequence[str]) -> SnapshotRowsLeft:
+    """A ``SnapshotRowsLeft`` asking MySQL (the snapshot's own page query, one row)."""
+    q = mysql.quote_ident
+
+    def left(last_key: Sequence[Any], upper: Any) -> bool:
+        plan = cdc.ExtractPlan(f"{q(source_db)}.{q(source_name)}", "hybrid", "snapshot", q(cursor_column),
+                               tuple(q(i) for i in id_columns), cursor_column, tuple(id_columns), (upper,))
+        sql, params = cdc.page_query(plan, tuple(last_key), 1)
+        return mysql.scalar(conn, f"SELECT 1 {sql}", params) is not None
+
+    return left
+
+
 def rebuild_watermark(storage: Storage, layout: TableLayout, *, table: str, pipeline: str, strategy: str,
-                      cursor_column: str | None, id_columns: Sequence[str], source_table: str) -> Watermark:
+                      cursor_column: str | None, id_columns: Sequence[str], source_table: str,
+                      rows_left: SnapshotRowsLeft | None = None) -> Watermark:
     """The watermark the table's data files describe (not saved): the newest position, every file pending.
 
     The phase and position are those of the newest file whose checkpoint has one; a snapshot checkpoint
     also needs the snapshot's upper bound (recorded in the checkpoint, else the largest cursor value the
     snapshot files hold, which is at most that bound: reading on from it repeats no landed version).
+    ``rows_left`` tells a finished snapshot (no row left after its last key, up to its bound) from one
+    cut short; without it a finished snapshot is resumed, which reads nothing and then goes on from the
+    bound — one run later.
     Every file becomes pending: landing skips batches it already holds, by ``_batch_id``.
     """
     files = data_files(storage, layout)
-    where = storage.uri(layout.data_prefix)
+    where = storage.uri(layout.data_prefix.rstrip("/"))
     if not files:
         raise StateError(f"{table} has no data files to rebuild its watermark from", where=where,
                          hint=f"run `extractor sync -p {pipeline} -t {table}`: it starts with a full load")
@@ -85,6 +107,11 @@ def rebuild_watermark(storage: Storage, layout: TableLayout, *, table: str, pipe
                     f"the snapshot files of {table} record neither the snapshot's upper bound nor "
                     f"{cursor_column} statistics, so its position cannot be rebuilt exactly", where=where,
                     hint=f"start over with `extractor sync -p {pipeline} -t {table} --full-refresh`")
+            if rows_left is not None and not rows_left(position, wm.snapshot.upper_bound):
+                # The snapshot had finished (later runs found no change): go on from its bound, as it did.
+                wm.phase = "incremental"
+                wm.cursor.last_value, wm.cursor.last_ids = wm.snapshot.upper_bound, None
+                wm.snapshot.finished_at = datetime.now(UTC)
     newest = written[-1]
     wm.pending_files = [f.pending() for f in written]
     wm.mysql.rows_extracted = sum(f.rows for f in written)
@@ -128,7 +155,7 @@ def _largest_value(storage: Storage, keys: Sequence[str], column: str | None) ->
 
 def rebuild_and_save(store: WatermarkStore, *, table: str, pipeline: str, strategy: str,
                      cursor_column: str | None, id_columns: Sequence[str], source_table: str,
-                     force: bool = False) -> Watermark:
+                     rows_left: SnapshotRowsLeft | None = None, force: bool = False) -> Watermark:
     """Rebuild the watermark from the data files and publish it (call under the table's lock).
 
     A missing or corrupt watermark is replaced; a readable one only with ``force``.
@@ -148,6 +175,7 @@ def rebuild_and_save(store: WatermarkStore, *, table: str, pipeline: str, strate
                                  hint="`extractor watermark get` shows it; add --force to replace it with one "
                                       "rebuilt from the data files")
     wm = rebuild_watermark(storage, layout, table=table, pipeline=pipeline, strategy=strategy,
-                           cursor_column=cursor_column, id_columns=id_columns, source_table=source_table)
+                           cursor_column=cursor_column, id_columns=id_columns, source_table=source_table,
+                           rows_left=rows_left)
     store.save(wm, token)
     return wm
