@@ -119,3 +119,29 @@ def test_watermark_reset_still_reloads_the_table_on_the_next_run(stack: Stack) -
     assert reloaded.returncode == 0, reloaded.stdout
     assert _rows(reloaded.stdout, "customers") == stack.db.query("SELECT COUNT(*) FROM customers")[0][0]
     assert len(stack.watermark("customers").pending_files) > pending  # the earlier files stay pending
+
+
+@pytest.mark.slow  # two dbt builds (~80 s here)
+def test_history_models_count_a_version_landed_twice_once(stack: Stack) -> None:
+    """Starting over with --full-refresh lands every version a second time; the history built on landing
+    (dim_customers, dim_products, the snapshots over staging) keeps one row per version."""
+    stack.sync_until_current()
+    stack.db.execute("UPDATE customers SET tier = 'gold', updated_at = NOW(6) WHERE customer_id <= 5")
+    time.sleep(0.7)
+    stack.sync_until_current()
+    assert stack.dbt_build() == 0
+    models = ("main_marts.dim_customers", "main_marts.dim_products", "main_snapshots.snap_sales__customers",
+              "main_snapshots.snap_sales__products")
+    before = {m: stack.warehouse_rows(f"select count(*) from {m}")[0][0] for m in models}
+
+    for table in TABLES:
+        _delete_watermark(stack, table)
+    assert stack.sync("--full-refresh").returncode == 0
+    assert stack.dbt_build() == 0
+
+    doubled = stack.warehouse_rows(
+        "select count(*) from (select customer_id, updated_at from main_landing.lnd_sales__customers"
+        " where _op = 'U' group by all having count(distinct _batch_id) > 1)")[0][0]
+    assert doubled == stack.db.query("SELECT COUNT(*) FROM customers")[0][0]  # every current version, twice
+    after = {m: stack.warehouse_rows(f"select count(*) from {m}")[0][0] for m in models}
+    assert after == before
