@@ -6,8 +6,11 @@ accepts gets one fault, drawn from a seeded RNG in accept order —
 - ``drop``: the connection is closed as soon as it is accepted (nothing reaches the server);
 - ``delay``: it is forwarded after a pause of up to ``max_delay`` seconds, and each reply chunk is
   delayed a little too (slow, not broken);
-- ``cut``: it is forwarded until the server has sent a random number of bytes (1 … ``cut_bytes``), then
-  both ends are reset: a handshake, a result set or an HTTP response broken off mid-stream.
+- ``cut``: it is forwarded until the server has sent a random number of bytes (``cut_min`` …
+  ``cut_bytes``), then both ends are reset: a handshake, a result set or an HTTP response broken off
+  mid-stream.
+
+``first=N`` limits the faults to the first N connections (a fault that passes).
 
 ``stats`` counts connections per outcome. The proxy runs its own asyncio loop in a daemon thread, stops
 accepting after ``lifetime`` seconds, and ``close()`` stops it at once.
@@ -32,7 +35,8 @@ class FaultProxy:
 
     def __init__(self, upstream_port: int, *, rate: float, seed: int, upstream_host: str = "127.0.0.1",
                  kinds: Sequence[str] = ("drop", "delay", "cut"), max_delay: float = 0.2,
-                 cut_bytes: int = 32_768, lifetime: float = 300.0) -> None:
+                 cut_bytes: int = 32_768, cut_min: int = 1, first: int | None = None,
+                 lifetime: float = 300.0) -> None:
         if upstream_host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the fault proxy forwards to loopback only")
         unknown = set(kinds) - {"drop", "delay", "cut"}
@@ -40,6 +44,7 @@ class FaultProxy:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}")
         self.upstream = (upstream_host, upstream_port)
         self.rate, self.kinds, self.max_delay, self.cut_bytes = rate, tuple(kinds), max_delay, cut_bytes
+        self.cut_min, self.first = cut_min, first
         self.lifetime = lifetime
         self.enabled = True  # False: a plain proxy (faults off), e.g. for a final healing run
         self.stats: Counter[str] = Counter()
@@ -95,10 +100,11 @@ class FaultProxy:
 
     def _draw(self) -> tuple[str, float, int]:
         """The fault of the next connection (drawn in accept order: reproducible for a seed)."""
-        if not self.enabled or self._rng.random() >= self.rate:
+        accepted = sum(self.stats.values())
+        if not self.enabled or (self.first is not None and accepted >= self.first) or self._rng.random() >= self.rate:
             return "pass", 0.0, 0
         kind = self._rng.choice(self.kinds)
-        return kind, self._rng.uniform(0, self.max_delay), self._rng.randint(1, self.cut_bytes)
+        return kind, self._rng.uniform(0, self.max_delay), self._rng.randint(self.cut_min, self.cut_bytes)
 
     async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
