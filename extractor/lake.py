@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -34,6 +35,7 @@ _CAS_PREFIX = ".cas-"
 _S3_DELETE_BATCH = 1000
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -526,10 +528,30 @@ class S3Storage(Storage):
         try:
             response = self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **kwargs)
         except Exception as exc:
+            if kwargs and _error_code(exc) in _CONFLICT_CODES:
+                # boto3 re-sends a PUT whose response was lost; if the first one landed, the condition now
+                # fails against our own write. The object holding exactly these bytes means it did.
+                landed = self._landed(key, data)
+                if landed is not None:
+                    return landed
             if _is_missing(exc) and if_match is not None:
                 raise _conflict(key, self.uri(key), "is gone") from exc
             raise self._error(exc, "write", key) from exc
         return str(response["ETag"])
+
+    def _landed(self, key: str, data: bytes) -> str | None:
+        """The token of ``key`` if it holds exactly ``data`` (a conditional write that did land), else None.
+
+        Watermark and lock documents carry their update time to the microsecond and the writer's run id,
+        so another writer's document is never byte-identical to ours.
+        """
+        with contextlib.suppress(LakeError):
+            found = self.get_bytes(key)
+            if found is not None and found[0] == data:
+                log.warning("%s: a conditional write was sent twice (its first response was lost) and had "
+                            "landed; keeping it", self.uri(key))
+                return found[1]
+        return None
 
     def get_bytes(self, key: str) -> tuple[bytes, str] | None:
         def get() -> tuple[bytes, str] | None:

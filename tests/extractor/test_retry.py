@@ -148,3 +148,25 @@ def test_a_lake_read_cut_on_every_attempt_fails_in_one_line(s3_server, s3_bucket
                            "(ResponseStreamingError: ")
     assert text.endswith(f"— the S3 endpoint 127.0.0.1:{proxy.port} keeps dropping responses: check it and the "
                          "network; the next run resumes where this one stopped") and "\n" not in text
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("condition", ["if_none_match", "if_match"])
+def test_a_conditional_write_whose_response_was_lost_is_not_a_false_conflict(
+        s3_server, s3_bucket, monkeypatch, caplog, condition: str) -> None:  # noqa: ANN001
+    """boto3 sends the PUT again; the condition then fails against our own first write, which did land."""
+    token = open_lake(f"s3://{s3_bucket}/lake").put_bytes("state/t.json", b"v1")
+    # 60 bytes: past the server's "HTTP/1.1 100 Continue" (sent twice by moto: 50 bytes), inside the final response.
+    with FaultProxy(urlparse(s3_server.url).port, rate=1.0, seed=1, kinds=("cut",), cut_min=60, cut_bytes=60,
+                    first=1) as proxy:
+        _through(proxy, monkeypatch)
+        storage = open_lake(f"s3://{s3_bucket}/lake", max_attempts=3)
+        if condition == "if_match":
+            storage.put_bytes("state/t.json", b"v2", if_match=token)
+            key, body = "state/t.json", b"v2"
+        else:
+            storage.put_bytes("state/new.json", b"created", if_none_match=True)
+            key, body = "state/new.json", b"created"
+    assert proxy.stats["cut"] == 1
+    assert s3_server.client().get_object(Bucket=s3_bucket, Key=f"lake/{key}")["Body"].read() == body
+    assert "a conditional write was sent twice" in caplog.text
