@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import pymysql
+from pymysql.constants import CLIENT
 
 from extractor import retry, tunnel
 from extractor.errors import SourceError, SourceUnreachable
@@ -201,7 +202,13 @@ class _Connection(pymysql.connections.Connection):
         connection may have committed, and an unbuffered result cannot be resumed halfway.
         """
         if not self.retry_lost or unbuffered or not _is_read_only(sql):
-            return int(super().query(sql, unbuffered))
+            result = int(super().query(sql, unbuffered))
+            used = _USE.match(sql) if isinstance(sql, str) else None
+            if used:  # a reconnect opens the database chosen last, not the first one
+                name = used.group(1)
+                self.db = name[1:-1].replace("``", "`") if name.startswith("`") else name
+                self.client_flag |= CLIENT.CONNECT_WITH_DB
+            return result
 
         def once() -> int:
             if self._sock is None:  # lost in a previous attempt: pymysql closed it
@@ -235,6 +242,7 @@ class _Connection(pymysql.connections.Connection):
 
 
 _READ_ONLY = ("select", "show", "set ", "explain", "describe")
+_USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*$", re.IGNORECASE)
 
 
 def _is_read_only(sql: str | bytes) -> bool:

@@ -170,3 +170,16 @@ def test_a_conditional_write_whose_response_was_lost_is_not_a_false_conflict(
     assert proxy.stats["cut"] == 1
     assert s3_server.client().get_object(Bucket=s3_bucket, Key=f"lake/{key}")["Body"].read() == body
     assert "a conditional write was sent twice" in caplog.text
+
+
+def test_a_reconnect_after_use_opens_the_database_chosen_last(mysql_db, caplog) -> None:  # noqa: ANN001
+    mysql_db.execute("CREATE TABLE `odd``name` (v INT)", "INSERT INTO `odd``name` VALUES (7)")
+    conn = mysql.connect(Source(mysql_db.host, mysql_db.port, mysql_db.user, SecretStr(mysql_db.password)))
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"USE `{mysql_db.database}`")
+        _kill(mysql_db, conn)
+        assert mysql.scalar(conn, "SELECT v FROM `odd``name`") == 7
+    finally:
+        conn.close()
+    assert len(_retries(caplog)) == 1
