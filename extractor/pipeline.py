@@ -375,6 +375,12 @@ class _TableRun:
 
     def _plan_only(self, conn: Any, rt: ResolvedTable) -> None:
         wm, _ = self.store.load()
+        if wm is None and not self.ctx.options.full_refresh:
+            try:  # the real run would stop: say so in the plan
+                refuse_missing_watermark(self.ctx.storage, self.layout, pipeline=self.ctx.pipeline.name,
+                                         table=self.table.name, where=self.store.where)
+            except StateError as refusal:
+                self.result.warnings.append(str(refusal))
         self.wm = wm if wm and not self.ctx.options.full_refresh else self._new_watermark(rt)
         plan = self._plan(conn, rt)
         self.result.phase = plan.phase if plan else None

@@ -47,6 +47,9 @@ def test_a_table_with_data_files_but_no_watermark_is_refused_with_both_ways_out(
         "files' checkpoints with `extractor watermark rebuild -p sales -t orders`, or start over with "
         "`extractor sync -p sales -t orders --full-refresh`"], refused.stdout
     assert len(stack.data_keys("orders")) == files  # nothing landed again
+    planned = stack.sync("-t", "orders", "--dry-run")
+    assert planned.returncode == 0 and "warning: orders: " in planned.stdout
+    assert "but no watermark, so this run would land every row again" in planned.stdout
     assert stack.watermark("orders") is None
     assert {line.split()[0] for line in refused.stdout.splitlines() if " success " in line} == \
         {"customers", "products"}  # the other tables ran (order_items depends on orders)
