@@ -17,24 +17,26 @@ import secrets
 import shutil
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
 from extractor import retry
 from extractor.errors import LakeError, StateError
+from extractor.lake_faults import error_code as _error_code
+from extractor.lake_faults import is_missing as _is_missing
+from extractor.lake_faults import read_with_retries, transient_read_error
 
 _TMP_PREFIX = ".tmp-"
 _SCRATCH_RETENTION_SECONDS = 24 * 3600
 _CAS_PREFIX = ".cas-"
 _S3_DELETE_BATCH = 1000
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -220,58 +222,6 @@ def open_lake(url: str, **options: Any) -> Storage:
     if "://" in url:
         raise LakeError(f"unsupported lake URL {url!r}", hint="use a directory, file:///dir or s3://bucket/prefix")
     return LocalStorage(url)
-
-
-# ----------------------------------------------------------------------------------- retried reads
-
-#: OS errors of a local (or network-mounted) lake that can pass: I/O error, stale NFS handle, timeouts.
-_TRANSIENT_OS_ERRNOS = frozenset({errno.EIO, errno.EAGAIN, errno.EINTR, errno.ESTALE, errno.ETIMEDOUT,
-                                  errno.ECONNRESET, errno.ECONNABORTED, errno.EHOSTUNREACH, errno.ENETUNREACH})
-
-
-def transient_read_error(exc: BaseException) -> bool:
-    """Whether a lake read failed in a way that can pass: a response cut mid-stream, a dropped connection.
-
-    boto3 retries a request that fails before its response arrives; a response body cut while it is read
-    (``ResponseStreamingError``/``IncompleteRead``) reaches the caller, and is retried here. pyarrow's
-    S3 and local reads fail with ``OSError`` (never for a missing file: ``FileNotFoundError``).
-    """
-    import http.client
-
-    from botocore.exceptions import (
-        ConnectionClosedError,
-        IncompleteReadError,
-        ReadTimeoutError,
-        ResponseStreamingError,
-    )
-    from urllib3.exceptions import ProtocolError
-    from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
-
-    if isinstance(exc, ResponseStreamingError | IncompleteReadError | ReadTimeoutError | ConnectionClosedError
-                  | ProtocolError | Urllib3ReadTimeout | http.client.IncompleteRead | ConnectionError):
-        return True
-    code = _error_code(exc) if isinstance(exc, Exception) else ""
-    if code in _TRANSIENT_S3_CODES:
-        return True
-    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError | NotADirectoryError):
-        return False
-    if isinstance(exc, OSError):
-        # pyarrow's S3 errors carry no errno: their text names the AWS error kind.
-        return exc.errno in _TRANSIENT_OS_ERRNOS or (exc.errno is None and _arrow_network_error(str(exc)))
-    return False
-
-
-def _arrow_network_error(text: str) -> bool:
-    lowered = text.lower()
-    return any(fragment in lowered for fragment in (
-        "network_connection", "curlcode", "connection", "timed out", "timeout", "reset by peer", "broken pipe",
-        "partial file", "unexpected eof", "internal_failure", "slow_down", "service_unavailable", "throttl",
-    ))
-
-
-def read_with_retries(read: Callable[[], T], where: str) -> T:
-    """``read()``, re-run (bounded, with backoff, a warning per retry) while the lake read fails transiently."""
-    return retry.call(read, transient_read_error, what="lake read interrupted", where=where)
 
 
 # --------------------------------------------------------------------------------------------- local
@@ -474,8 +424,6 @@ def _conflict(key: str, where: str, what: str) -> StateError:
 _CREDENTIAL_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                      "InvalidToken", "TokenRefreshRequired", "AllAccessDisabled", "403"}
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
-_TRANSIENT_S3_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling",
-                       "ThrottlingException", "500", "502", "503", "504"}
 
 
 class S3Storage(Storage):
@@ -663,18 +611,6 @@ def _make_client(session: Any, connect_timeout: float, read_timeout: float, max_
     # AWS_REGION is honoured here too because other AWS SDKs use it.
     region = os.environ.get("AWS_REGION") or None
     return session.client("s3", region_name=region, config=config)
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
-        return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-    return ""
-
-
-def _is_missing(exc: Exception) -> bool:
-    return _error_code(exc) in {"NoSuchKey", "404", "NotFound"}
 
 
 def _hint_for(code: str, endpoint: str) -> str:

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 
 from extractor import cdc, mysql, writer
 from extractor.errors import StateError
-from extractor.lake import ObjectInfo, Storage, TableLayout, read_with_retries
+from extractor.lake import ObjectInfo, Storage, TableLayout
+from extractor.lake_faults import read_with_retries
 from extractor.state import Watermark, WatermarkStore, parse_watermark
 
 
