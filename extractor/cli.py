@@ -650,8 +650,45 @@ def watermark_reset(
     if not yes and not typer.confirm(f"reset the watermark of {layout.display}? Its next run reloads everything"):
         raise typer.Exit(1)
     with TableLock(storage, layout, owner=f"watermark-reset:{socket.gethostname()}", ttl_seconds=300):
-        store.delete()
-    typer.echo(f"reset {layout.display}: the next sync starts with a full load")
+        reset = store.reset()
+    typer.echo(f"reset {layout.display}: the next sync starts with a full load" if reset else
+               f"reset {layout.display}: its watermark was missing or unreadable and is removed; the next sync "
+               f"asks whether to rebuild it from the data files or to start over with --full-refresh")
+
+
+@watermark_app.command("rebuild")
+def watermark_rebuild(
+    pipeline: PipelineOption = None, table: TableOption = ...,
+    force: Annotated[bool, typer.Option("--force", help="Replace a readable watermark too.")] = False,
+    config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
+) -> None:
+    """Rebuild a lost or corrupt watermark from the checkpoints in the table's data files (under its lock).
+
+    The position is that of the newest data file, and every file is pending again (landing skips the
+    batches it holds). The source is read to resolve the table's strategy, cursor and key.
+    """
+    from extractor import mysql
+    from extractor.pipeline import resolve_table
+    from extractor.rebuild import rebuild_and_save, snapshot_rows_left
+    from extractor.state import TableLock
+
+    project = _project(config_dir, env)
+    pipe = _pipeline(project, pipeline)
+    cfg = pipe.table(table)
+    storage, layout, store = _store(project, pipe.name, table)
+    conn = mysql.connect(project.source(pipe.source))
+    try:
+        rt = resolve_table(conn, cfg)
+        left = snapshot_rows_left(conn, cfg.source_db, cfg.source_name, rt.cursor, rt.ids) if rt.cursor else None
+        with TableLock(storage, layout, owner=f"watermark-rebuild:{socket.gethostname()}", ttl_seconds=300):
+            wm = rebuild_and_save(store, table=table, pipeline=pipe.name, strategy=rt.strategy,
+                                  cursor_column=rt.cursor, id_columns=rt.ids, source_table=cfg.source_table,
+                                  rows_left=left, force=force)
+    finally:
+        conn.close()
+    summary = _watermark_summary(table, wm)
+    _emit(summary, as_json, f"rebuilt the watermark of {layout.display} from {len(wm.pending_files)} data file(s): "
+                            f"phase {summary['phase']}, position {summary['position']}")
 
 
 # ---------------------------------------------------------------------------------------------- s3clean

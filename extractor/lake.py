@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -25,13 +26,17 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from extractor import scratch
+from extractor import retry, scratch
 from extractor.errors import LakeError, StateError
+from extractor.lake_faults import error_code as _error_code
+from extractor.lake_faults import is_missing as _is_missing
+from extractor.lake_faults import read_with_retries, transient_read_error
 
 _TMP_PREFIX = ".tmp-"
 _CAS_PREFIX = ".cas-"
 _S3_DELETE_BATCH = 1000
 _SAFE_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.$-]*$")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -304,8 +309,9 @@ class LocalStorage(Storage):
             return None
 
     def get_bytes(self, key: str) -> tuple[bytes, str] | None:
+        path = self._path(key)
         try:
-            data = self._read(self._path(key))
+            data = read_with_retries(lambda: self._read(path), self.uri(key))
         except OSError as exc:
             raise self._io_error("read", key, exc) from exc
         return None if data is None else (data, _sha256(data))
@@ -442,6 +448,16 @@ class S3Storage(Storage):
     def _error(self, exc: Exception, action: str, key: str | None) -> LakeError:
         return _s3_error(exc, action, self.uri(key) if key else self.url, self.bucket, self.endpoint_url)
 
+    def _read_error(self, exc: Exception, action: str, where: str) -> LakeError:
+        """The error of a read that was retried: a transient fault that lasted says so."""
+        if transient_read_error(exc):
+            host = urlparse(self.endpoint_url).netloc or self.endpoint_url
+            detail = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            return LakeError(f"cannot {action}: interrupted {retry.ATTEMPTS} times in a row ({detail})",
+                             where=where, hint=f"the S3 endpoint {host} keeps dropping responses: check it and "
+                                               "the network; the next run resumes where this one stopped")
+        return _s3_error(exc, action, where, self.bucket, self.endpoint_url)
+
     def put_bytes(self, key: str, data: bytes, *, if_match: str | None = None,
                   if_none_match: bool = False) -> str:
         kwargs: dict[str, Any] = {}
@@ -452,19 +468,45 @@ class S3Storage(Storage):
         try:
             response = self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **kwargs)
         except Exception as exc:
+            if kwargs and _error_code(exc) in _CONFLICT_CODES:
+                # boto3 re-sends a PUT whose response was lost; if the first one landed, the condition now
+                # fails against our own write. The object holding exactly these bytes means it did.
+                landed = self._landed(key, data)
+                if landed is not None:
+                    return landed
             if _is_missing(exc) and if_match is not None:
                 raise _conflict(key, self.uri(key), "is gone") from exc
             raise self._error(exc, "write", key) from exc
         return str(response["ETag"])
 
+    def _landed(self, key: str, data: bytes) -> str | None:
+        """The token of ``key`` if it holds exactly ``data`` (a conditional write that did land), else None.
+
+        Watermark and lock documents carry their update time to the microsecond and the writer's run id,
+        so another writer's document is never byte-identical to ours.
+        """
+        with contextlib.suppress(LakeError):
+            found = self.get_bytes(key)
+            if found is not None and found[0] == data:
+                log.warning("%s: a conditional write was sent twice (its first response was lost) and had "
+                            "landed; keeping it", self.uri(key))
+                return found[1]
+        return None
+
     def get_bytes(self, key: str) -> tuple[bytes, str] | None:
+        def get() -> tuple[bytes, str] | None:
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+                return response["Body"].read(), str(response["ETag"])
+            except Exception as exc:
+                if _is_missing(exc):
+                    return None
+                raise
+
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
-            return response["Body"].read(), str(response["ETag"])
+            return read_with_retries(get, self.uri(key))
         except Exception as exc:
-            if _is_missing(exc):
-                return None
-            raise self._error(exc, "read", key) from exc
+            raise self._read_error(exc, "read", self.uri(key)) from exc
 
     def upload_file(self, local_path: str | os.PathLike[str], key: str) -> int:
         from boto3.s3.transfer import TransferConfig
@@ -481,16 +523,20 @@ class S3Storage(Storage):
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
-        found = []
-        try:
+
+        def listing() -> list[ObjectInfo]:
+            found = []
             pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
             for page in pages:
                 for item in page.get("Contents", []):
                     modified = item["LastModified"]
                     found.append(ObjectInfo(item["Key"][strip:], int(item["Size"]), modified.astimezone(UTC)))
+            return found
+
+        try:
+            found = read_with_retries(listing, f"s3://{self.bucket}/{full}")
         except Exception as exc:
-            where = f"s3://{self.bucket}/{full}"
-            raise _s3_error(exc, "list", where, self.bucket, self.endpoint_url) from exc
+            raise self._read_error(exc, "list", f"s3://{self.bucket}/{full}") from exc
         return sorted(found, key=lambda info: info.key)
 
     def delete(self, keys: Iterable[str]) -> None:
@@ -520,13 +566,19 @@ class S3Storage(Storage):
         return True
 
     def exists(self, key: str) -> bool:
+        def head() -> bool:
+            try:
+                self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except Exception as exc:
+                if _is_missing(exc):
+                    return False
+                raise
+            return True
+
         try:
-            self._client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return read_with_retries(head, self.uri(key))
         except Exception as exc:
-            if _is_missing(exc):
-                return False
-            raise self._error(exc, "read", key) from exc
-        return True
+            raise self._read_error(exc, "read", self.uri(key)) from exc
 
     def arrow_filesystem(self) -> tuple[pafs.FileSystem, str]:
         creds = self._session.get_credentials()  # resolved by boto3; never printed
@@ -551,18 +603,6 @@ def _make_client(session: Any, connect_timeout: float, read_timeout: float, max_
     # AWS_REGION is honoured here too because other AWS SDKs use it.
     region = os.environ.get("AWS_REGION") or None
     return session.client("s3", region_name=region, config=config)
-
-
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
-        return code or str(response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-    return ""
-
-
-def _is_missing(exc: Exception) -> bool:
-    return _error_code(exc) in {"NoSuchKey", "404", "NotFound"}
 
 
 def _hint_for(code: str, endpoint: str) -> str:

@@ -13,8 +13,9 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import pymysql
+from pymysql.constants import CLIENT
 
-from extractor import tunnel
+from extractor import retry, tunnel
 from extractor.errors import ConfigError, SourceError, SourceUnreachable
 from extractor.types import Column
 
@@ -91,35 +92,59 @@ def redact(text: str, secrets: Sequence[str]) -> str:
 
 
 def connect(
-    source: SourceLike, database: str | None = None, **pymysql_options: Any,
+    source: SourceLike, database: str | None = None, *, retry_lost: bool = True, **pymysql_options: Any,
 ) -> pymysql.connections.Connection:
     """A pymysql connection pinned to UTC, utf8mb4 and autocommit; failures are SourceErrors.
 
     A source with ``ssh_tunnel`` is reached through the process's tunnel to it (:mod:`extractor.tunnel`).
     ``pymysql_options`` go to ``pymysql.connect`` as they are (the pymysql reader passes ``conv``).
+    With ``retry_lost`` (the default), a connection that opens and is then lost (``LOST_ERRNOS``) is
+    retried under :mod:`extractor.retry`, while connecting and for every read-only statement run on it
+    later; a connection that never opens (refused, unknown host, bad credentials) fails at once. The
+    readers pass ``retry_lost=False``: they re-run whole page queries themselves.
     """
     password = secret_value(source)
     where = tunnel.address(source)
     database = database or source.database or None
-    host, port = tunnel.endpoint(source)
+    secrets = [password, *tunnel.secrets(source)]
+
+    def open_once() -> _Connection:
+        host, port = tunnel.endpoint(source)
+        try:
+            return _Connection(
+                host=host, port=port, user=source.username, password=password,
+                database=database, charset="utf8mb4", autocommit=True,
+                connect_timeout=source.connect_timeout, read_timeout=source.read_timeout,
+                write_timeout=source.read_timeout, init_command=UTC_SESSION, **pymysql_options,
+            )
+        except pymysql.err.MySQLError as exc:
+            code = exc.args[0] if exc.args else None
+            refusal = tunnel.forward_refusal(source) if code in TRANSIENT_ERRNOS else None
+            if refusal is not None:
+                raise refusal from None
+            raise
+
     try:
-        conn = _Connection(
-            host=host, port=port, user=source.username, password=password,
-            database=database, charset="utf8mb4", autocommit=True,
-            connect_timeout=source.connect_timeout, read_timeout=source.read_timeout,
-            write_timeout=source.read_timeout, init_command=UTC_SESSION, **pymysql_options,
-        )
+        conn = (retry.call(open_once, is_lost, what="lost connection to MySQL while connecting", where=where,
+                           detail=lambda exc: redact(str(exc), secrets)) if retry_lost else open_once())
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else None
-        refusal = tunnel.forward_refusal(source) if code in TRANSIENT_ERRNOS else None
-        if refusal is not None:
-            raise refusal from None
-        detail = redact(str(exc), [password, *tunnel.secrets(source)])
+        detail = redact(str(exc), secrets)
+        if code in LOST_ERRNOS:
+            tries = f"{retry.ATTEMPTS} times in a row" if retry_lost else "once"
+            raise SourceUnreachable(
+                f"the MySQL server accepted the connection as {source.username!r}, then lost it ({tries}): {detail}",
+                where=where, hint="check the server's error log and max_connections, and any proxy or firewall "
+                                  "between; the next run resumes where this one stopped",
+            ) from None
         error = SourceUnreachable if code in TRANSIENT_ERRNOS else SourceError
         raise error(
             f"cannot connect to MySQL as {source.username!r}: {detail}",
             where=where, hint=_connect_hint(exc, database, getattr(source, "name", None)),
         ) from None
+    conn.retry_lost = retry_lost
+    conn.where = where
+    conn.secrets = secrets
     return conn
 
 
@@ -128,6 +153,15 @@ def connect(
 #: connection killed, 4031 (MySQL 8) disconnected by the server for inactivity. Through an SSH tunnel they
 #: are also how a bastion that cannot forward shows.
 TRANSIENT_ERRNOS = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
+#: Those of a connection that was established and then lost (a broken pipe or a reset shows as 2006 or
+#: 2013): transient, retried. 2003 is a connection that never opened: a wrong host or port, or a server
+#: that is down — reported at once with the "check host, port, credentials" hint.
+LOST_ERRNOS = TRANSIENT_ERRNOS - {2003}
+
+
+def is_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is pymysql's report of an established connection that was lost."""
+    return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in LOST_ERRNOS
 
 
 def connection_uri(source: SourceLike) -> str:
@@ -162,8 +196,66 @@ class _Connection(pymysql.connections.Connection):
     bundle, which an unverified context never consults. Extractor runs open a few connections per table.
     """
 
+    retry_lost = False
+    where = ""
+    secrets: list[str] = []
+
     def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
         return _preferred_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)
+
+    def query(self, sql: str | bytes, unbuffered: bool = False) -> int:
+        """Run ``sql``; a read-only statement whose connection is lost reconnects and runs again.
+
+        Only buffered reads (``SELECT``, ``SHOW``, ``SET`` of session variables): a write that lost its
+        connection may have committed, and an unbuffered result cannot be resumed halfway.
+        """
+        if not self.retry_lost or unbuffered or not _is_read_only(sql):
+            result = int(super().query(sql, unbuffered))
+            used = _USE.match(sql) if isinstance(sql, str) else None
+            if used:  # a reconnect opens the database chosen last, not the first one
+                name = used.group(1)
+                self.db = name[1:-1].replace("``", "`") if name.startswith("`") else name
+                self.client_flag |= CLIENT.CONNECT_WITH_DB
+            return result
+
+        def once() -> int:
+            if self._sock is None:  # lost in a previous attempt: pymysql closed it
+                self.connect()
+            return int(super(_Connection, self).query(sql, unbuffered))
+
+        def transient(exc: BaseException) -> bool:
+            # 2003 too: this connection was open, so a refusal now is a server restarting.
+            return isinstance(exc, pymysql.err.MySQLError) and bool(exc.args) and exc.args[0] in TRANSIENT_ERRNOS
+
+        try:
+            return retry.call(once, transient, what="lost connection to MySQL during a query", where=self.where,
+                              detail=lambda exc: redact(str(exc), self.secrets))
+        except pymysql.err.MySQLError as exc:
+            if not transient(exc):
+                raise
+            raise SourceUnreachable(
+                f"lost the connection to MySQL {retry.ATTEMPTS} times in a row during a query: "
+                f"{redact(str(exc), self.secrets)}", where=self.where,
+                hint="check the server's error log, the network and read_timeout; the next run resumes where "
+                     "this one stopped",
+            ) from None
+
+    def connect(self, sock: Any = None) -> None:
+        """(Re)connect; the session's own statements (``init_command``) are not retried on their own."""
+        retrying, self.retry_lost = self.retry_lost, False
+        try:
+            super().connect(sock)
+        finally:
+            self.retry_lost = retrying
+
+
+_READ_ONLY = ("select", "show", "set ", "explain", "describe")
+_USE = re.compile(r"\s*use\s+(`(?:[^`]|``)+`|[^\s;`]+)\s*;?\s*$", re.IGNORECASE)
+
+
+def _is_read_only(sql: str | bytes) -> bool:
+    head = (sql.decode("utf-8", "replace") if isinstance(sql, bytes) else sql)[:16].lstrip().lower()
+    return head.startswith(_READ_ONLY)
 
 
 @functools.cache

@@ -42,6 +42,7 @@ from extractor.reader import (
     release_memory,
     use_returnable_memory_pool,
 )
+from extractor.rebuild import refuse_missing_watermark
 from extractor.schema_versions import fingerprint as schema_fingerprint
 from extractor.schema_versions import footer_metadata
 from extractor.state import TableLock, Watermark, WatermarkStore
@@ -386,6 +387,12 @@ class _TableRun:
 
     def _plan_only(self, conn: Any, rt: ResolvedTable) -> None:
         wm, _ = self.store.load()
+        if wm is None and not self.ctx.options.full_refresh:
+            try:  # the real run would stop: say so in the plan
+                refuse_missing_watermark(self.ctx.storage, self.layout, pipeline=self.ctx.pipeline.name,
+                                         table=self.table.name, where=self.store.where)
+            except StateError as refusal:
+                self.result.warnings.append(str(refusal))
         self.wm = wm if wm and not self.ctx.options.full_refresh else self._new_watermark(rt)
         self.result.schema_changes = schema_run.preview(self.ctx.storage, self.layout, rt.columns)
         plan = self._plan(conn, rt)
@@ -562,6 +569,9 @@ class _TableRun:
         self.wm, self.token = self.store.load()
         #: The run before this one: the saved key set is fresh only if that run wrote it.
         self._previous_run = self.wm.mysql.last_run_id if self.wm is not None else None
+        if self.wm is None and not ctx.options.full_refresh:
+            refuse_missing_watermark(ctx.storage, self.layout, pipeline=ctx.pipeline.name, table=self.table.name,
+                                     where=self.store.where)
         if self.wm is not None and not ctx.options.full_refresh:
             check_watermark_fits(self.wm, rt, self.store.where)
         if self.wm is not None:
@@ -689,7 +699,9 @@ class _TableRun:
             self._validate_page(page.table, rt)
             if self._detects_deletes(rt, plan):
                 keys.append(page.table.select(list(rt.ids)))
-            checkpoint = {"phase": plan.phase, "position": list(page.position)}
+            checkpoint: dict[str, Any] = {"phase": plan.phase, "position": list(page.position)}
+            if plan.phase == "snapshot" and plan.upper:  # lets `watermark rebuild` resume a snapshot exactly
+                checkpoint["upper"] = plan.upper[0]
             self._checkpoint = checkpoint
             written = file_writer.write(page.table, checkpoint=checkpoint)
             release_memory()

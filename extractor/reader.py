@@ -15,8 +15,7 @@ import logging
 import os
 import re
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -27,7 +26,7 @@ import pymysql
 import pymysql.converters
 from pymysql.constants import FIELD_TYPE
 
-from extractor import mysql, tunnel
+from extractor import mysql, retry, tunnel
 from extractor.errors import ConfigError, DataError, SourceError, SourceUnreachable
 from extractor.types import (
     DATE_KINDS,
@@ -42,12 +41,8 @@ from extractor.types import (
 ReaderChoice = Literal["auto", "connectorx", "pymysql"]
 log = logging.getLogger(__name__)
 
-#: A page query is re-run after a lost connection at most this many times in all, waiting
-#: ``RETRY_BASE_SECONDS * 2**(attempt-1)`` (capped at ``RETRY_MAX_SECONDS``) before each retry. A page
-#: query is idempotent: positions only advance after a page has been written.
-RETRY_ATTEMPTS = 5
-RETRY_BASE_SECONDS = 0.5
-RETRY_MAX_SECONDS = 8.0
+# A page query lost with its connection is re-run under extractor.retry (bounded, with backoff, a warning
+# per retry). A page query is idempotent: positions only advance after a page has been written.
 # connectorx reports errors as text only: these fragments mean the connection, not the query, failed.
 _TRANSIENT_TEXT = ("lost connection", "gone away", "connection refused", "connection reset", "broken pipe",
                    "connection was killed", "unexpected eof", "timed out", "connection closed",
@@ -276,10 +271,10 @@ class ConnectorxReader:
 
         where = _table_of(columns) or f"{self._source.host}:{self._source.port}"
         native = where not in _EXACT_DATE_TABLES and any(c.kind in DATE_KINDS for c in columns)
-        sql = _bind_literals(build_select(columns, from_sql, "connectorx", native_dates=native), params)
-        attempt = 0
-        while attempt < RETRY_ATTEMPTS:
-            attempt += 1
+
+        def attempt() -> ReadResult:
+            nonlocal native
+            sql = _bind_literals(build_select(columns, from_sql, "connectorx", native_dates=native), params)
             failure: str | None = None
             panicked = False
             # Built per query: a tunnel the bastion dropped is reopened on another local port.
@@ -297,17 +292,17 @@ class ConnectorxReader:
             if native and panicked:  # a zero or invalid date: read this table's dates exactly from now on
                 log.info("%s holds zero or invalid dates: reading its date columns as integers", where)
                 _EXACT_DATE_TABLES.add(where)
-                native, attempt = False, attempt - 1
-                sql = _bind_literals(build_select(columns, from_sql, "connectorx"), params)
-                continue
+                native = False
+                return attempt()  # the same attempt: the dates, not the connection, failed
             # raised outside the except block: no chained exception holds the URI
             if not _is_transient_text(failure):
                 raise SourceError(
                     f"connectorx query failed: {failure}", where=where,
                     hint="retry with reader: pymysql to see whether the data or the driver is at fault",
                 )
-            _retry_or_give_up(attempt, failure, where)
-        raise AssertionError("unreachable")
+            raise _LostConnection(failure)
+
+        return _read_with_retries(attempt, where)
 
     def close(self) -> None:
         """Nothing to release: connectorx opens a connection per query."""
@@ -361,23 +356,25 @@ class PymysqlReader:
 
     def _connection(self) -> pymysql.connections.Connection:
         if self._conn is None or not self._conn.open:
-            self._conn = mysql.connect(self._source, conv=_PYMYSQL_CONV)
+            self._conn = mysql.connect(self._source, retry_lost=False, conv=_PYMYSQL_CONV)
         return self._conn
 
     def read(self, columns: Sequence[Column], from_sql: str, params: Sequence[Any]) -> ReadResult:
         """Execute with bound ``params`` and convert every returned row."""
         sql = build_select(columns, from_sql, "pymysql")
         where = _table_of(columns) or f"{self._source.host}:{self._source.port}"
-        for attempt in range(1, RETRY_ATTEMPTS + 1):
+
+        def attempt() -> ReadResult:
             try:
                 with self._guard(columns), self._connection().cursor() as cur:
                     cur.execute(sql, _pymysql_params(params))
                     rows = cur.fetchall()
-                return rows_to_result(rows, columns)
-            except _LostConnection as lost:
+            except _LostConnection:
                 self.close()  # the next attempt reconnects
-                _retry_or_give_up(attempt, lost.detail, where)
-        raise AssertionError("unreachable")
+                raise
+            return rows_to_result(rows, columns)
+
+        return _read_with_retries(attempt, where)
 
     def iter_batches(
         self, columns: Sequence[Column], from_sql: str, params: Sequence[Any], batch_rows: int = 100_000,
@@ -420,18 +417,20 @@ def _is_transient_text(text: str) -> bool:
     return any(fragment in lowered for fragment in _TRANSIENT_TEXT)
 
 
-def _retry_or_give_up(attempt: int, detail: str, where: str) -> None:
-    """Sleep before the next attempt, or raise the one SourceError the user sees after the last."""
-    if attempt >= RETRY_ATTEMPTS:
+def _read_with_retries(attempt: Callable[[], ReadResult], where: str) -> ReadResult:
+    """``attempt()``, re-run under :mod:`extractor.retry` while the connection (not the query) fails.
+
+    After the last attempt: the one SourceError the user sees.
+    """
+    try:
+        return retry.call(attempt, lambda exc: isinstance(exc, _LostConnection), what="lost connection to MySQL",
+                          where=where, detail=lambda exc: getattr(exc, "detail", str(exc)))
+    except _LostConnection as lost:
         raise SourceError(
-            f"lost the MySQL connection {attempt} times in a row while reading (last: {detail})",
+            f"lost the MySQL connection {retry.ATTEMPTS} times in a row while reading (last: {lost.detail})",
             where=where, hint="check the server, the network and read_timeout; the next run resumes where "
                               "this one stopped (nothing after the last written file was committed)",
-        )
-    delay = min(RETRY_BASE_SECONDS * 2 ** (attempt - 1), RETRY_MAX_SECONDS)
-    log.warning("%s: lost the MySQL connection (%s); re-running the page query in %.1f s (attempt %d of %d)",
-                where, detail, delay, attempt + 1, RETRY_ATTEMPTS)
-    time.sleep(delay)
+        ) from None
 
 
 class _ErrorGuard:

@@ -27,7 +27,8 @@ from extractor.lake import Storage, TableLayout
 log = logging.getLogger(__name__)
 
 _TAG = "$type"
-RESET_HINT = "inspect it, or run `extractor watermark reset` to start the table again"
+RESET_HINT = ("inspect it; `extractor watermark rebuild` rebuilds it from the data files' checkpoints, "
+              "`extractor watermark reset` starts the table again")
 BREAK_LOCK_COMMAND = "extractor lock break"
 
 
@@ -271,8 +272,31 @@ class WatermarkStore:
         return new_token
 
     def delete(self) -> None:
-        """Remove the watermark (``watermark reset``): the next run starts a fresh snapshot."""
+        """Remove the watermark document."""
         self.storage.delete([self.layout.state_key])
+
+    def reset(self) -> bool:
+        """``watermark reset``: a fresh watermark (no position: the next run reloads everything).
+
+        It keeps the same table, strategy, cursor and key, the files still pending and what the warehouse
+        acknowledged, so the reload is deliberate rather than a lost watermark (which a run refuses).
+        A missing or corrupt watermark cannot be carried over: it is removed and False returned.
+        """
+        try:
+            wm, token = self.load()
+        except StateError:
+            wm, token = None, None
+        if wm is None:
+            self.delete()
+            return False
+        fresh = Watermark.new(table=wm.table, pipeline=wm.pipeline, strategy=wm.strategy,
+                              cursor_column=wm.cursor.column, id_columns=list(wm.cursor.id_columns),
+                              source_table=wm.source_table)
+        fresh.phase = "snapshot" if wm.strategy in ("hybrid", "timestamp") else "incremental"
+        fresh.pending_files, fresh.load = list(wm.pending_files), wm.load
+        fresh.version, fresh.created_at = wm.version, wm.created_at
+        self.save(fresh, token)
+        return True
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from extractor import scratch
 from extractor import types as _types
 from extractor.errors import DataError, LakeError
 from extractor.lake import Storage, TableLayout, batch_id
+from extractor.lake_faults import read_with_retries
 from extractor.state import PendingFile, decode_value, encode_value
 
 CHECKPOINT_KEY = b"extractor.checkpoint"
@@ -241,9 +242,13 @@ def _schema_diff(got: pa.Schema, want: pa.Schema) -> str:
 
 def _read_footer(storage: Storage, key: str) -> tuple[dict[bytes, bytes], int]:
     fs, root = storage.arrow_filesystem()
-    try:
+
+    def read() -> pq.FileMetaData:
         with fs.open_input_file(f"{root}/{key}") as handle:
-            meta = pq.ParquetFile(handle).metadata
+            return pq.ParquetFile(handle).metadata
+
+    try:
+        meta = read_with_retries(read, storage.uri(key))
     except (OSError, pa.ArrowInvalid) as exc:
         raise LakeError(f"cannot read Parquet footer: {exc}".splitlines()[0], where=storage.uri(key),
                         hint="the file is missing or not a complete Parquet file") from exc

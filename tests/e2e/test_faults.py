@@ -24,6 +24,7 @@ import pytest
 from _e2e_support import TABLES, Stack, assert_lake_matches_source, make_config
 
 from extractor import reader as reader_module
+from extractor import retry
 from extractor.config import load_project
 from extractor.pipeline import SyncOptions, sync_pipeline
 
@@ -167,7 +168,7 @@ def test_a_killed_mysql_connection_is_retried_and_the_run_succeeds(stack: Stack,
                                                                    monkeypatch: pytest.MonkeyPatch,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
     """The page query waits on a table lock; its connection is KILLed; the reader reconnects and re-runs it."""
-    monkeypatch.setattr(reader_module, "RETRY_BASE_SECONDS", 0.2)
+    monkeypatch.setattr(retry, "BASE_SECONDS", 0.2)
     project = load_project(stack.config, "test")
     pipeline = project.pipeline("sales")
     locker = stack.db.connect()
@@ -192,7 +193,7 @@ def test_a_killed_mysql_connection_is_retried_and_the_run_succeeds(stack: Stack,
         worker.join(60)
     report = result["report"]
     assert report.ok, report.to_dict()
-    assert "lost the MySQL connection" in caplog.text
+    assert "lost connection to MySQL" in caplog.text and "retrying (2/5)" in caplog.text
     assert_lake_matches_source(stack, tables=("products",))
 
 
@@ -200,7 +201,7 @@ def test_a_connection_lost_on_every_attempt_fails_with_one_clear_line(stack: Sta
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import pymysql
 
-    monkeypatch.setattr(reader_module, "RETRY_BASE_SECONDS", 0.0)
+    monkeypatch.setattr(retry, "BASE_SECONDS", 0.0)
     calls = []
 
     def lost(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -216,7 +217,7 @@ def test_a_connection_lost_on_every_attempt_fails_with_one_clear_line(stack: Sta
         patch.setattr(pymysql.cursors.Cursor, "execute", lost)
         rdr.read([Column("product_id", "int", "int(11)", table=f"{stack.db.database}.products")],
                  f"FROM `{stack.db.database}`.`products` LIMIT 1", [])
-    assert len(calls) == reader_module.RETRY_ATTEMPTS
+    assert len(calls) == retry.ATTEMPTS
     assert str(caught.value).startswith(f"{stack.db.database}.products: lost the MySQL connection 5 times in a row")
     assert "\n" not in str(caught.value)
 
