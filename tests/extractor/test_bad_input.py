@@ -60,6 +60,13 @@ def cli(mysql_db, tmp_path: Path) -> Cli:  # noqa: ANN001
 
 # -- configuration --------------------------------------------------------------------------------------
 
+def _line_of(text: str) -> int:
+    """The line of the shipped sample pipeline that holds ``text`` (messages point at it)."""
+    lines = (ROOT / "config" / "pipelines" / "sales.yml").read_text().splitlines()
+    return next(n for n, line in enumerate(lines, 1) if text in line)
+
+
+_CUSTOMERS_LINE = _line_of('.customers"')
 CONFIG_CASES = {
     "unknown_key_with_suggestion": (
         ("pipelines/sales.yml", "  batch_rows: 100000 ", "  batch_row: 100000 "), [],
@@ -76,7 +83,8 @@ CONFIG_CASES = {
     "table_missing_in_mysql": (
         ("pipelines/sales.yml", "${SALES_DB:-sales}.customers\"", "${SALES_DB:-sales}.custmers\""),
         ["-t", "customers"],
-        2, "pipelines/sales.yml:43: table '{db}.custmers' not found in MySQL — did you mean 'customers'?"),
+        2, f"pipelines/sales.yml:{_CUSTOMERS_LINE}: table '{{db}}.custmers' not found in MySQL — did you mean "
+           "'customers'?"),
     "unknown_column": (
         ("pipelines/sales.yml", "cursor_column: updated_at", "cursor_column: updatd_at"), ["-t", "customers"],
         2, "column 'updatd_at' does not exist in {db}.customers — did you mean 'updated_at'?"),
