@@ -80,6 +80,8 @@ class TablePlan:
     exclude_columns: list[tuple[str, str]] = field(default_factory=list)
     suggested_excludes: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    delete_detection: str | None = None
+    delete_reason: str = ""
     skip_reason: str | None = None
     skip_fix: str | None = None
 
@@ -304,25 +306,29 @@ def _resolve_relations(plans: list[TablePlan], fks: dict[str, list[ForeignKey]])
     active = {p.table for p in plans if not p.skip_reason}
     referenced_by: dict[str, set[str]] = {}
     graph: dict[str, list[str]] = {}
+    nullable = {(p.table, c.name) for p in plans for c in p.info.columns if c.nullable}
+    edges = sorted(((plan, fk) for plan in plans for fk in fks.get(plan.table, [])),
+                   key=lambda e: (any((e[0].table, c) in nullable for c in e[1].columns), e[0].table, e[1].name))
+    # Required references first: a cycle is broken at an optional (nullable) foreign key where there is one.
+    for plan, fk in edges:
+        target = fk.referenced_table
+        if target == plan.table:
+            continue
+        referenced_by.setdefault(target, set()).add(plan.table)
+        if plan.table not in active or target not in active:
+            continue
+        dep = by_table[target].key_name
+        if dep in plan.depends_on:
+            continue
+        path = _reaches(graph, target, plan.table)
+        if path is not None:
+            cycle = " → ".join([plan.table, *path])
+            plan.broken_cycles.append(f"not {dep} (foreign key {fk.name}): it would close the cycle {cycle}")
+            continue
+        graph.setdefault(plan.table, []).append(target)
+        plan.depends_on.append(dep)
     for plan in plans:
-        for fk in fks.get(plan.table, []):
-            target = fk.referenced_table
-            if target == plan.table:
-                continue
-            referenced_by.setdefault(target, set()).add(plan.table)
-            if plan.table not in active or target not in active:
-                continue
-            dep = by_table[target].key_name
-            if dep in plan.depends_on:
-                continue
-            path = _reaches(graph, target, plan.table)
-            if path is not None:
-                cycle = " → ".join([plan.table, *path])
-                plan.broken_cycles.append(f"not {dep} (foreign key {fk.name}): it would close the cycle {cycle}")
-                continue
-            graph.setdefault(plan.table, []).append(target)
-            plan.depends_on.append(dep)
-    for plan in plans:
+        plan.depends_on.sort()
         refs = sorted(referenced_by.get(plan.table, ()))
         if refs:
             plan.table_type = "dimension"
@@ -330,6 +336,15 @@ def _resolve_relations(plans: list[TablePlan], fks: dict[str, list[ForeignKey]])
         else:
             plan.table_type = "fact"
             plan.type_reason = "guess: no foreign key references it"
+        if plan.strategy == "full_sync":
+            continue
+        if plan.table_type == "dimension":
+            plan.delete_detection = "reconcile"
+            plan.delete_reason = ("a cursor cannot see hard deletes; reconcile reads every key each run "
+                                  "(SELECT key only) so deleted rows close their history")
+        else:
+            plan.delete_reason = ("hard deletes are not seen by a cursor; if rows are deleted, set "
+                                  "delete_detection: reconcile (reads every key each run)")
 
 
 # -- rendering ----------------------------------------------------------------------------------------
@@ -351,8 +366,11 @@ def _entry_lines(plan: TablePlan, database: str) -> list[str]:
         out.append(f"#   cursor: {plan.cursor} — {plan.cursor_reason}")
     else:
         out.append("#   cursor: none (no DATETIME/TIMESTAMP column set on update or named like updated_at)")
-    out.append(f"#   strategy: {plan.strategy} — {plan.strategy_reason}")
-    out.append(f"#   table_type: {plan.table_type} — {plan.type_reason}")
+    if not plan.skip_reason:
+        out.append(f"#   strategy: {plan.strategy} — {plan.strategy_reason}")
+        out.append(f"#   table_type: {plan.table_type} — {plan.type_reason}")
+    if plan.delete_reason and not plan.skip_reason:
+        out.append(f"#   deletes: {plan.delete_reason}")
     if plan.index_note:
         out.append(f"#   index: {plan.index_note}")
     if plan.create_index:
@@ -371,6 +389,8 @@ def _entry_lines(plan: TablePlan, database: str) -> list[str]:
     body.append(f"  table_type: {plan.table_type}")
     if plan.depends_on:
         body.append(f"  depends_on: {_flow(plan.depends_on)}")
+    if plan.delete_detection:
+        body.append(f"  delete_detection: {plan.delete_detection}")
     if plan.exclude_columns:
         body.append(f"  exclude_columns: {_flow([c for c, _ in plan.exclude_columns])}  # "
                     + "; ".join(f"{c}: {why}" for c, why in plan.exclude_columns))
@@ -391,7 +411,8 @@ def render(discovery: Discovery, *, pipeline: str, source: str, target: str | No
     lines = [
         f"# Generated by `extractor discover` from `{source}`.`{discovery.database}` on {stamp}.",
         "# Every choice below is a proposal with its reason: review them (table_type is a guess), then",
-        f"#   extractor config validate {pipeline} && extractor dbt scaffold -p {pipeline} && extractor run -p {pipeline}",
+        f"#   extractor config validate {pipeline} && extractor dbt scaffold -p {pipeline}"
+        f" && extractor run -p {pipeline}",
         "",
         "pipeline:",
         f"  name: {pipeline}",
