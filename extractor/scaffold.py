@@ -92,7 +92,7 @@ def _landing_sql(pipeline: Any, table: Any) -> str:
         "    on_schema_change='sync_all_columns',\n"
         f"    pre_hook=\"{{{{ lake_prepare('{p}', '{t}') }}}}\",\n"
         ") }}\n\n"
-        f"-- Every extracted version of {table.source_table} (_op U/D), one lake batch appended once.\n\n"
+        f"-- Every extracted version of source {p}.{t} (_op U/D), one lake batch appended once.\n\n"
         f"{{{{ landing_batches('{p}', '{t}') }}}}\n"
     )
 
@@ -106,7 +106,7 @@ def _staging_sql(pipeline: Any, table: Any) -> str:
         f"    unique_key={_sql_list([k.lower() for k in _key(table)])},\n"
         "    on_schema_change='sync_all_columns',\n"
         ") }}\n\n"
-        f"-- Current row per key of {table.source_table} ({table.cdc_strategy}), deletes removed.\n\n"
+        f"-- Current row per key of source {p}.{t} ({table.cdc_strategy}), deletes removed.\n\n"
         f"{{{{ generated_staging('{p}', '{t}', ref('lnd_{p}__{t}')) }}}}\n"
     )
 
@@ -115,7 +115,7 @@ def _history_sql(pipeline: Any, table: Any) -> str:
     p, t = pipeline.name, table.target
     return (
         "{{ config(materialized='table') }}\n\n"
-        f"-- SCD Type 2 of {table.source_table} from every landed version (table_type: dimension).\n\n"
+        f"-- SCD Type 2 of source {p}.{t} from every landed version (table_type: dimension).\n\n"
         f"{{{{ generated_history('{p}', '{t}', ref('lnd_{p}__{t}')) }}}}\n"
     )
 
@@ -124,35 +124,36 @@ def _key_tests(key: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any
     if len(key) == 1:
         return [{"name": key[0], "data_tests": ["unique", "not_null"]}], []
     columns = [{"name": k, "data_tests": ["not_null"]} for k in key]
-    return columns, [{"unique_combination_of_columns": {"arguments": {"combination_of_columns": key}}}]
+    return columns, [{"unique_combination_of_columns": {"arguments": {"combination_of_columns": list(key)}}}]
 
 
 def _models_yml(pipeline: Any, layer: str, tables: list[Any]) -> str:
     models = []
     for table in tables:
         name = f"{PREFIX[layer]}_{pipeline.name}__{table.target}"
+        about = f"source {pipeline.name}.{table.target}"
         key = [k.lower() for k in _key(table)]
         entry: dict[str, Any] = {"name": name}
         if layer == "landing":
-            entry["description"] = f"Every extracted version of {table.source_table} (upserts and tombstones)."
+            entry["description"] = f"Every extracted version of {about} (upserts and tombstones)."
             op_values = {"accepted_values": {"arguments": {"values": ["U", "D"]}}}
             entry["columns"] = [{"name": "_batch_id", "data_tests": ["not_null"]},
                                 {"name": "_op", "data_tests": [op_values]}]
         elif layer == "staging":
             columns, tests = _key_tests(key)
-            entry["description"] = f"Current row per key of {table.source_table}; deleted keys removed."
+            entry["description"] = f"Current row per key of {about}; deleted keys removed."
             entry["columns"] = columns
             if tests:
                 entry["data_tests"] = tests
         else:
-            entry["description"] = (f"SCD Type 2 of {table.source_table}: a version per change, valid_from inclusive, "
+            entry["description"] = (f"SCD Type 2 of {about}: a version per change, valid_from inclusive, "
                                     "valid_to exclusive (NULL while current).")
             entry["columns"] = [{"name": "version_sk", "data_tests": ["unique", "not_null"]},
                                 {"name": "valid_from", "data_tests": ["not_null"]}]
             entry["data_tests"] = [
-                {"scd2_one_current_row": {"arguments": {"key_columns": key}}},
-                {"scd2_no_overlaps": {"arguments": {"key_columns": key}}},
-                {"scd2_no_gaps": {"arguments": {"key_columns": key, "deleted_column": "is_deleted"}}},
+                {"scd2_one_current_row": {"arguments": {"key_columns": list(key)}}},
+                {"scd2_no_overlaps": {"arguments": {"key_columns": list(key)}}},
+                {"scd2_no_gaps": {"arguments": {"key_columns": list(key), "deleted_column": "is_deleted"}}},
             ]
         models.append(entry)
     return yaml.safe_dump({"version": 2, "models": models}, sort_keys=False, width=1000)
