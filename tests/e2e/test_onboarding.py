@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from _onboarding import UserProject, assert_history_sound, assert_staging_equals_mysql
 from _onboarding_schemas import CLINIC, CLINIC_ROWS, SHOP, SHOP_ROWS
 
