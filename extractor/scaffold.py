@@ -97,6 +97,12 @@ def _landing_sql(pipeline: Any, table: Any) -> str:
     )
 
 
+def _meta_args(table: Any) -> str:
+    cursor = repr(table.cursor_column) if table.cursor_column else "none"
+    return (f"key={_sql_list([k.lower() for k in _key(table)])}, cursor={cursor},"
+            f" strategy={table.cdc_strategy!r}")
+
+
 def _staging_sql(pipeline: Any, table: Any) -> str:
     p, t = pipeline.name, table.target
     return (
@@ -107,7 +113,7 @@ def _staging_sql(pipeline: Any, table: Any) -> str:
         "    on_schema_change='sync_all_columns',\n"
         ") }}\n\n"
         f"-- Current row per key of source {p}.{t} ({table.cdc_strategy}), deletes removed.\n\n"
-        f"{{{{ generated_staging('{p}', '{t}', ref('lnd_{p}__{t}')) }}}}\n"
+        f"{{{{ generated_staging('{p}', '{t}', ref('lnd_{p}__{t}'), {_meta_args(table)}) }}}}\n"
     )
 
 
@@ -116,7 +122,7 @@ def _history_sql(pipeline: Any, table: Any) -> str:
     return (
         "{{ config(materialized='table') }}\n\n"
         f"-- SCD Type 2 of source {p}.{t} from every landed version (table_type: dimension).\n\n"
-        f"{{{{ generated_history('{p}', '{t}', ref('lnd_{p}__{t}')) }}}}\n"
+        f"{{{{ generated_history('{p}', '{t}', ref('lnd_{p}__{t}'), {_meta_args(table)}) }}}}\n"
     )
 
 

@@ -1,10 +1,12 @@
 {#- The business columns of a generated staging or history model: the source's columns (Parquet order), then
     any column the landing relation still has that the source no longer lists (a column dropped in MySQL stays,
     NULL from then on). Without columns in the source (sources generated without --discover), the landing
-    relation's columns. Offline compilation sees only the source's. -#}
+    relation's columns. Offline compilation sees only the source's. Under SQLMesh (which does not expose the
+    graph here) the landing relation's columns, or none before it exists: the callers then select `* exclude`
+    (DuckDB). -#}
 {% macro generated_columns(source_name, table_name, landing) -%}
     {%- set lineage = ['_extracted_at', '_batch_id', '_op', '_landed_at'] -%}
-    {%- set columns = generated_table_meta(source_name, table_name).columns | list -%}
+    {%- set columns = generated_table_meta(source_name, table_name, [])['columns'] | list -%}
     {%- if execute and var('assume_incremental', none) is none and landing is not string -%}
         {%- set existing = load_relation(landing) -%}
         {%- if existing is not none -%}
@@ -16,7 +18,8 @@
             {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
-    {%- if execute and columns | length == 0 -%}
+    {#- SQLMesh renders before the landing table exists (schema inference): the models then select star. -#}
+    {%- if execute and columns | length == 0 and not (sqlmesh is defined and sqlmesh) -%}
         {{ exceptions.raise_compiler_error(
             "source " ~ source_name ~ "." ~ table_name ~ " lists no columns and " ~ landing ~ " is not built yet: run "
             ~ "`extractor dbt sources -p " ~ source_name ~ "` (it reads the columns from MySQL)") }}

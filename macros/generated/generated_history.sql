@@ -11,18 +11,18 @@
 
     Columns: version_sk (hash of key and valid_from), the source's columns (generated_columns), valid_from,
     valid_to (NULL while open), is_current, is_deleted, version_number, _extracted_at, _batch_id. -#}
-{% macro generated_history(source_name, table_name, landing) -%}
-    {%- set meta = generated_table_meta(source_name, table_name) -%}
+{% macro generated_history(source_name, table_name, landing, key=none, cursor=none, strategy=none) -%}
+    {%- set meta = generated_table_meta(source_name, table_name, key, cursor, strategy) -%}
     {%- if not execute -%}
     select * from {{ landing }}
     {%- else -%}
-    {%- set key = meta.key | map('lower') | list -%}
+    {%- set key = meta['key'] | map('lower') | list -%}
     {%- set columns = generated_columns(source_name, table_name, landing) -%}
     {%- set partition = key | join(', ') -%}
-    {%- if meta.cursor and meta.strategy in ['hybrid', 'timestamp'] -%}
-        {{ _generated_history_by_cursor(meta, key, columns, partition, landing) }}
+    {%- if meta['cursor'] and meta['strategy'] in ['hybrid', 'timestamp'] -%}
+        {{ generated_history_by_cursor(meta, key, columns, partition, landing) }}
     {%- else -%}
-        {{ _generated_history_by_run(meta, key, columns, partition, landing) }}
+        {{ generated_history_by_run(meta, key, columns, partition, landing) }}
     {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -2,18 +2,18 @@
     then _extracted_at/_batch_id; full_sync and id tables by _extracted_at/_batch_id), deletes removed, kept
     incrementally (changed_versions + apply_changes). Columns come from the source (generated_columns), so a
     column added in MySQL needs no edit here: the model's on_schema_change adds it. -#}
-{% macro generated_staging(source_name, table_name, landing) -%}
-    {%- set meta = generated_table_meta(source_name, table_name) -%}
+{% macro generated_staging(source_name, table_name, landing, key=none, cursor=none, strategy=none) -%}
+    {%- set meta = generated_table_meta(source_name, table_name, key, cursor, strategy) -%}
     {%- if not execute -%}
     select * from {{ landing }}
     {%- else -%}
-    {%- set key = meta.key | list -%}
+    {%- set key = meta['key'] | list -%}
     {%- if key | length == 0 -%}
         {{ exceptions.raise_compiler_error(
             "source " ~ source_name ~ "." ~ table_name ~ " has no id_columns: set them in config/pipelines/"
             ~ source_name ~ ".yml and run `extractor dbt sources -p " ~ source_name ~ "`") }}
     {%- endif -%}
-    {%- set order = ([meta.cursor] + key) if meta.cursor and meta.strategy in ['hybrid', 'timestamp'] else [] -%}
+    {%- set order = ([meta['cursor']] + key) if meta['cursor'] and meta['strategy'] in ['hybrid', 'timestamp'] else [] -%}
 with
 
 source as (
@@ -31,6 +31,8 @@ current_rows as (
 select
     {%- for column in generated_columns(source_name, table_name, landing) %}
     current_rows.{{ generated_ident(column) }} as {{ generated_ident(column) }},
+    {%- else %}
+    current_rows.* exclude (_version_rank, _current_op, _extracted_at, _batch_id, _landed_at, _op),
     {%- endfor %}
     current_rows._extracted_at as _extracted_at,
     current_rows._batch_id as _batch_id,

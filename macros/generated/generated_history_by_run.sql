@@ -1,7 +1,7 @@
 {#- Private: generated_history for run tables, full_sync and id (see generated_history). -#}
-{% macro _generated_history_by_run(meta, key, columns, partition, landing) -%}
+{% macro generated_history_by_run(meta, key, columns, partition, landing) -%}
     {%- set hashed_columns = ['per_run._op'] -%}
-    {%- for c in columns %}{% do hashed_columns.append('per_run.' ~ generated_ident(c)) %}{% endfor -%}
+    {%- for c in columns %}{% do hashed_columns.append('per_run.' ~ generated_ident(c)) %}{% else %}{% do hashed_columns.append('per_run._batch_id') %}{% endfor -%}
     {%- set sk_columns = [] -%}
     {%- for k in key %}{% do sk_columns.append('history.' ~ k) %}{% endfor -%}
     {%- do sk_columns.append('history._valid_from') -%}
@@ -75,6 +75,8 @@ select
     {{ hash_key(sk_columns) }} as version_sk,
     {%- for column in columns %}
     history.{{ generated_ident(column) }} as {{ generated_ident(column) }},
+    {%- else %}
+    history.* exclude (_run_id, _run_rank, _row_hash, _previous_row_hash, _next_event_at, _next_op, _valid_from, _version_number, _extracted_at, _batch_id, _op, _landed_at),
     {%- endfor %}
     history._valid_from as valid_from,
     {{ utc_timestamp('history._next_event_at') }} as valid_to,

@@ -1,10 +1,10 @@
 {#- Private: generated_history for cursor tables (see generated_history). -#}
-{% macro _generated_history_by_cursor(meta, key, columns, partition, landing) -%}
+{% macro generated_history_by_cursor(meta, key, columns, partition, landing) -%}
     {%- set sk_columns = [] -%}
     {%- for k in key %}{% do sk_columns.append('windowed.' ~ k) %}{% endfor -%}
     {%- do sk_columns.append('windowed._valid_from') -%}
-    {%- set cursor = meta.cursor | lower -%}
-    {%- set cursor_type = meta.types.get(cursor, '') -%}
+    {%- set cursor = meta['cursor'] | lower -%}
+    {%- set cursor_type = meta['types'].get(cursor, '') -%}
     {%- set valid_from = utc_timestamp('sequenced.' ~ cursor) if cursor_type.startswith('TIMESTAMPTZ') else 'cast(sequenced.' ~ cursor ~ ' as timestamp)' -%}
 with
 
@@ -73,6 +73,8 @@ select
     {{ hash_key(sk_columns) }} as version_sk,
     {%- for column in columns %}
     windowed.{{ generated_ident(column) }} as {{ generated_ident(column) }},
+    {%- else %}
+    windowed.* exclude (_landing_rank, _version_number, _next_cursor, _valid_from, _next_valid_from, _is_deleted, _deleted_at, _extracted_at, _batch_id, _op, _landed_at),
     {%- endfor %}
     windowed._valid_from as valid_from,
     case
