@@ -37,7 +37,8 @@ def test_scaffold_writes_thin_models_for_every_table_and_history_for_dimensions(
     assert len(done.written) == 13
     staging = (models / "staging" / "stg_sales__order_items.sql").read_text()
     assert "unique_key=['order_id', 'line_no']" in staging
-    assert "{{ generated_staging('sales', 'order_items', ref('lnd_sales__order_items')) }}" in staging
+    assert ("{{ generated_staging('sales', 'order_items', ref('lnd_sales__order_items'), key=['order_id', 'line_no'],"
+            " cursor='updated_at', strategy='hybrid') }}") in staging
     assert "unique_combination_of_columns" in (models / "staging" / "_sales__staging.yml").read_text()
     again = scaffold.scaffold(_pipeline(project), project)
     assert again.written == [] and len(again.unchanged) == 13
