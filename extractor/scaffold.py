@@ -143,12 +143,15 @@ def _models_yml(pipeline: Any, layer: str, tables: list[Any]) -> str:
         if layer == "landing":
             entry["description"] = f"Every extracted version of {about} (upserts and tombstones)."
             op_values = {"accepted_values": {"arguments": {"values": ["U", "D"]}}}
-            entry["columns"] = [{"name": "_batch_id", "data_tests": ["not_null"]},
-                                {"name": "_op", "data_tests": [op_values]}]
+            entry["columns"] = [{"name": "_extracted_at", "data_tests": ["not_null"]},
+                                {"name": "_batch_id", "data_tests": ["not_null"]},
+                                {"name": "_op", "data_tests": ["not_null", op_values]}]
         elif layer == "staging":
             columns, tests = _key_tests(key)
             entry["description"] = f"Current row per key of {about}; deleted keys removed."
-            entry["columns"] = columns
+            only_upserts = {"accepted_values": {"arguments": {"values": ["U"]}}}
+            entry["columns"] = [*columns, {"name": "_op", "description": "Always U (apply_changes deletes keys "
+                                           "whose tombstone wins).", "data_tests": [only_upserts]}]
             if tests:
                 entry["data_tests"] = tests
         else:

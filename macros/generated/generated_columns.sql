@@ -5,9 +5,11 @@
     graph here) the landing relation's columns, or none before it exists: the callers then select `* exclude`
     (DuckDB). -#}
 {% macro generated_columns(source_name, table_name, landing) -%}
-    {%- set lineage = ['_extracted_at', '_batch_id', '_op', '_landed_at'] -%}
+    {#- dt: the lake's hive partition (the extraction date), which read_parquet adds to landing: not data. -#}
+    {%- set lineage = ['_extracted_at', '_batch_id', '_op', '_landed_at', 'dt'] -%}
     {%- set columns = generated_table_meta(source_name, table_name, [])['columns'] | list -%}
-    {%- if execute and var('assume_incremental', none) is none and landing is not string -%}
+    {%- set introspect = landing is not string and landing.identifier and landing.schema -%}
+    {%- if execute and var('assume_incremental', none) is none and introspect -%}
         {%- set existing = load_relation(landing) -%}
         {%- if existing is not none -%}
             {%- set known = columns | map('lower') | list -%}
@@ -18,8 +20,9 @@
             {%- endfor -%}
         {%- endif -%}
     {%- endif -%}
-    {#- SQLMesh renders before the landing table exists (schema inference): the models then select star. -#}
-    {%- if execute and columns | length == 0 and not (sqlmesh is defined and sqlmesh) -%}
+    {#- SQLMesh renders before the landing table exists (schema inference), a unit test's landing is a fixture:
+        the models then select star. -#}
+    {%- if execute and columns | length == 0 and not (sqlmesh is defined and sqlmesh) and introspect -%}
         {{ exceptions.raise_compiler_error(
             "source " ~ source_name ~ "." ~ table_name ~ " lists no columns and " ~ landing ~ " is not built yet: run "
             ~ "`extractor dbt sources -p " ~ source_name ~ "` (it reads the columns from MySQL)") }}

@@ -1,12 +1,15 @@
 {#- What the generated models of one source table need: the key, the cursor and the strategy (passed by the
     generated model file, which `extractor dbt scaffold` writes from the pipeline YAML; else read from the
     source's meta) and the columns of the source in Parquet order (data_type = Redshift type), lineage columns
-    left out. Columns are empty while dbt parses (the graph is filled only at execution) and under SQLMesh
+    left out. Columns are empty while dbt parses (the graph is filled only at execution), in unit tests, and under SQLMesh
     (whose graph is not read here; generated_columns then takes the landing relation's columns). -#}
 {% macro generated_table_meta(source_name, table_name, key=none, cursor=none, strategy=none) -%}
     {%- set lineage = ['_extracted_at', '_batch_id', '_op', '_landed_at'] -%}
     {%- set found = {'key': key or [], 'cursor': cursor, 'strategy': strategy or 'hybrid', 'columns': [], 'types': {}} -%}
-    {%- if not execute or (sqlmesh is defined and sqlmesh) -%}{{ return(found) }}{%- endif -%}
+    {#- No graph to read: parsing, SQLMesh, and dbt unit tests (whose graph has no sources). -#}
+    {%- if not execute or (sqlmesh is defined and sqlmesh) or not (graph.get('sources') if graph is mapping else none) -%}
+        {{ return(found) }}
+    {%- endif -%}
     {%- set node = _lake_source_node(source_name, table_name) -%}
     {%- if node is none -%}
         {{ exceptions.raise_compiler_error(
