@@ -289,5 +289,29 @@ def sync(project: Any, pipeline: Any, project_dir: str | Path, *,
             hint=f"run `extractor dbt scaffold -p {pipeline.name}` once (then `extractor run` keeps them in step)")
     if columns is None and discover:
         columns = dbt.discover_columns(project, pipeline)
-    sources = dbt.write_sources(pipeline, model_paths(project_dir), columns)
+    sources = dbt.sources_file(pipeline, model_paths(project_dir))
+    if not _sources_in_step(sources, dbt.render_sources(pipeline, columns or dbt.read_source_columns(sources))):
+        dbt.write_sources(pipeline, model_paths(project_dir), columns)
     return sources, scaffold(pipeline, project_dir, strict=True)
+
+
+def _tables_of(doc: Any) -> dict[str, Any]:
+    out = {}
+    for source in (doc or {}).get("sources", []):
+        for table in source.get("tables", []):
+            meta = dict((table.get("config") or {}).get("meta") or {})
+            meta.pop("source_table", None)
+            out[table["name"]] = (meta, table.get("columns"))
+    return out
+
+
+def _sources_in_step(path: Path, rendered: str) -> bool:
+    """Whether the sources file already has these tables, keys, strategies and columns.
+
+    The MySQL database name is left out of the comparison: it is interpolated (``${SALES_DB:-sales}``), so a
+    run against another database (tests, a staging copy) does not rewrite a checked-in file whose dbt var
+    already points the lake paths at the right database.
+    """
+    if not path.exists():
+        return False
+    return _tables_of(yaml.safe_load(path.read_text())) == _tables_of(yaml.safe_load(rendered))

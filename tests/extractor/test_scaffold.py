@@ -85,3 +85,20 @@ def test_a_file_without_the_header_is_the_users_and_a_removed_table_loses_only_u
 def test_sync_stops_with_the_command_when_the_project_has_no_models_for_the_pipeline(project):
     with pytest.raises(WarehouseError, match=r"run `extractor dbt scaffold -p sales` once"):
         scaffold.sync(None, _pipeline(project), project, discover=False)
+
+
+def test_run_keeps_a_sources_file_that_differs_only_in_the_interpolated_database(project, monkeypatch):
+    from extractor import dbt
+
+    scaffold.scaffold(_pipeline(project), project)
+    shutil.copy(ROOT / "dbt_project" / "models" / "landing" / "_sales__sources.yml",
+                project / "dbt_project" / "models" / "landing" / "_sales__sources.yml")
+    checked_in = (project / "dbt_project" / "models" / "landing" / "_sales__sources.yml").read_text()
+    columns = dbt.read_source_columns(project / "dbt_project" / "models" / "landing" / "_sales__sources.yml")
+    monkeypatch.setenv("SALES_DB", "t_other")
+    scaffold.sync(None, _pipeline(project), project, columns=columns)
+    sources = project / "dbt_project" / "models" / "landing" / "_sales__sources.yml"
+    assert sources.read_text() == checked_in
+    columns["customers"] = [*columns["customers"], dbt.ColumnSpec("loyalty_points", "INTEGER")]
+    scaffold.sync(None, _pipeline(project), project, columns=columns)
+    assert "loyalty_points" in sources.read_text()  # a column change is written
