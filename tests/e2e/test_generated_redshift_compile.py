@@ -87,8 +87,11 @@ def compiled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
                    env={**OFFLINE_ENV, "DBT_TARGET": "redshift"})
     assert rc == 0, "dbt compile --target redshift failed offline"
     manifest = json.loads((tmp / "target" / "manifest.json").read_text())
-    return {n["name"]: n["compiled_code"] for n in manifest["nodes"].values()
-            if n["resource_type"] in ("model", "test") and n.get("compiled_code")}
+    compiled = {n["name"]: n["compiled_code"] for n in manifest["nodes"].values()
+                if n["resource_type"] in ("model", "test") and n.get("compiled_code")}
+    compiled["on_schema_change"] = {n["name"]: n["config"].get("on_schema_change") for n in manifest["nodes"].values()
+                                    if n["name"].startswith(("lnd_", "stg_"))}
+    return compiled
 
 
 def test_generated_models_and_tests_compile_and_parse_as_redshift(compiled: dict) -> None:
@@ -97,6 +100,8 @@ def test_generated_models_and_tests_compile_and_parse_as_redshift(compiled: dict
     assert "stg_shop__regions" in compiled and "hist_shop__stock" not in compiled  # history for dimensions only
     failures = []
     for name, sql in sorted(compiled.items()):
+        if name == "on_schema_change":
+            continue
         try:
             assert [s for s in sqlglot.parse(sql, read="redshift") if s is not None], "no statement"
         except (sqlglot.errors.ParseError, AssertionError) as exc:
@@ -115,3 +120,7 @@ def test_generated_history_uses_the_cursor_or_the_run_and_utc_validity(compiled:
     assert "convert_timezone('utc', sequenced.last_update)::timestamp as _valid_from" in by_cursor
     by_run = " ".join(compiled["hist_shop__regions"].split()).lower()
     assert "_previous_row_hash <> changes._row_hash" in by_run
+
+
+def test_a_column_dropped_from_the_source_never_drops_a_redshift_column(compiled: dict) -> None:
+    assert set(compiled["on_schema_change"].values()) == {"append_new_columns"}
