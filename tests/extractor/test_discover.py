@@ -62,3 +62,12 @@ def test_a_large_table_without_cursor_is_full_sync_with_a_warning_and_an_index_n
         TableInfo(db="d", name="t", columns=[_col("updated_at", "datetime", 1), _col("stamp", "timestamp", 2)]),
         {("t", "stamp"): "on update current_timestamp()"})
     assert cursor == "stamp" and "ON UPDATE" in why
+
+
+def test_discover_of_a_database_without_tables_says_so_in_one_line(mysql_db, tmp_path):
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "connections.yml", tmp_path / "config")
+    done = _cli(mysql_db, tmp_path)
+    assert done.returncode == 3
+    assert done.stderr.strip() == (f"error: {mysql_db.database}: nothing to discover in database "
+                                   f"'{mysql_db.database}' — it has no tables")
