@@ -893,7 +893,10 @@ def run(
             _emit(result, as_json, "extract failed: dbt build skipped")
             raise typer.Exit(_exit_code(report))
     workdir = dbt.project_dir_for(project.config_dir, project_dir)
+    _, generated = scaffold_sync(project, chosen, workdir, discover=True)
+    result["generated_models"] = dataclasses.asdict(generated)
     if not as_json:
+        typer.echo(generated.text())
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
     started = time.monotonic()
     selection = select or dbt.default_selection(chosen, table)
@@ -920,6 +923,30 @@ dbt_app = typer.Typer(help="dbt helpers: generate sources from the pipeline YAML
 app.add_typer(dbt_app, name="dbt")
 
 
+@dbt_app.command("scaffold")
+def dbt_scaffold(
+    pipeline: PipelineOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Also overwrite generated files edited by hand.")] = False,
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: the current "
+                                                     "directory, else beside config).")] = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """Write the pipeline's landing, staging and (dimensions) SCD2 history models and their tests."""
+    from extractor import dbt
+    from extractor import scaffold as gen
+
+    project = _project(config_dir, env)
+    chosen = _pipeline(project, pipeline)
+    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    sources = dbt.write_sources(chosen, gen.model_paths(workdir), dbt.discover_columns(project, chosen))
+    done = gen.scaffold(chosen, workdir, force=force)
+    for path in done.written:
+        typer.echo(f"wrote {path}")
+    for path in done.kept_edited:
+        typer.echo(f"kept {path} (edited by hand; --force overwrites it)")
+    typer.echo(f"sources: {sources}\n{done.text()}")
+
+
 @dbt_app.command("sources")
 def dbt_sources(
     pipeline: PipelineOption = None,
@@ -941,6 +968,56 @@ def dbt_sources(
     path = dbt.write_sources(chosen, workdir / "dbt_project" / "models", columns)
     typer.echo(f"wrote {path}")
 
+
+
+def scaffold_sync(project: Project, pipeline: Pipeline, workdir: Path, *, discover: bool) -> Any:
+    """Regenerate the pipeline's dbt sources and generated models before a build (extractor.scaffold.sync)."""
+    from extractor import scaffold
+    from extractor.errors import SourceError
+
+    try:
+        return scaffold.sync(project, pipeline, workdir, discover=discover)
+    except SourceError as exc:  # MySQL unreachable (e.g. --skip-extract offline): keep the sources' columns
+        typer.echo(f"note: sources keep their columns ({exc})", err=True)
+        return scaffold.sync(project, pipeline, workdir, discover=False)
+
+
+# --------------------------------------------------------------------------------------------- discover
+
+
+@app.command()
+def discover(
+    source: Annotated[str, typer.Option("--source", help="Source connection (connections.yml).")],
+    database: Annotated[str, typer.Option("--database", help="MySQL database to scan.")],
+    pipeline: Annotated[str | None, typer.Option("--pipeline", "-p", help="Pipeline name (default: the database).")]
+    = None,
+    target: Annotated[str | None, typer.Option("--target", help="Target connection (default: the only one).")]
+    = None,
+    target_schema: Annotated[str | None, typer.Option("--target-schema", help="Lake schema (default: <db>_raw).")]
+    = None,
+    lake: Annotated[str, typer.Option("--lake", help="Lake URL or directory.")] = "./lake",
+    include: Annotated[list[str] | None, typer.Option("--include", help="Only tables matching this glob (repeatable).")]
+    = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Skip tables matching this glob (repeatable).")]
+    = None,
+    write: Annotated[bool, typer.Option("--write", help="Write config/pipelines/<NAME>.yml instead of printing.")]
+    = False,
+    force: Annotated[bool, typer.Option("--force", help="With --write: overwrite an existing file.")] = False,
+    config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """Propose a pipeline YAML for every base table of a MySQL database (key, cursor, strategy, why)."""
+    from extractor import discover as disc
+
+    project = _project(config_dir, env)
+    text, found = disc.discover_pipeline(project, source, database, pipeline=pipeline, target=target,
+                                         target_schema=target_schema, lake=lake, include=include or (),
+                                         exclude=exclude or ())
+    typer.echo(disc.summary(found), err=True)
+    if not write:
+        typer.echo(text, nl=False)
+        return
+    path = disc.write_pipeline(project.config_dir, pipeline or database, text, force=force)
+    typer.echo(f"wrote {path}")
 
 
 # ----------------------------------------------------------------------------------------------- verify
