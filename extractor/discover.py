@@ -28,9 +28,11 @@ from typing import Any
 
 import yaml
 
+from extractor import cdc, discovery
 from extractor.errors import SourceError
-from extractor.mysql import TableInfo, describe_table, has_index_prefix
-from extractor.types import Column
+from extractor.mysql import TableInfo, describe_table, has_index_prefix, quote_ident
+
+_IDENT = re.compile(r"[A-Za-z0-9_$]{1,64}")
 
 #: Above this row estimate a full_sync table gets a warning: every run re-reads the whole table
 #: (about a minute per million narrow rows here), so an ON UPDATE timestamp column pays for itself.
@@ -40,14 +42,6 @@ FULL_SYNC_WARN_ROWS = 1_000_000
 LARGE_BINARY_TYPES = ("blob", "mediumblob", "longblob")
 
 #: "Last modified" names, best first (compared lower-case).
-CURSOR_NAMES = (
-    "updated_at", "last_update", "last_updated", "last_updated_at", "modified_at", "last_modified",
-    "last_modified_at", "modified", "updated", "updated_on", "modified_on", "date_modified", "changed_at",
-    "changed", "update_time", "modify_time", "mtime",
-)
-_CURSOR_PATTERN = re.compile(r"(updat|modif|chang)")
-_IDENT = re.compile(r"[A-Za-z0-9_$]{1,64}")
-
 
 @dataclass(frozen=True)
 class ForeignKey:
@@ -124,9 +118,6 @@ def scan(conn: Any, database: str, include: Sequence[str] = (), exclude: Sequenc
         return not any(fnmatch.fnmatchcase(low, g.lower()) for g in exclude)
 
     chosen = [n for n in names if wanted(n)]
-    extras = _rows(conn, "SELECT TABLE_NAME, COLUMN_NAME, EXTRA FROM information_schema.COLUMNS"
-                   " WHERE TABLE_SCHEMA = %s", (database,))
-    extra = {(t, c): (e or "").lower() for t, c, e in extras}
     fks: dict[str, list[ForeignKey]] = {}
     for table, constraint, column, referenced in _rows(
             conn, "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME"
@@ -139,7 +130,7 @@ def scan(conn: Any, database: str, include: Sequence[str] = (), exclude: Sequenc
             per_table.append(ForeignKey(constraint, (*last.columns, column), referenced))
         else:
             per_table.append(ForeignKey(constraint, (column,), referenced))
-    plans = [plan_table(describe_table(conn, database, n), extra) for n in chosen]
+    plans = [plan_table(describe_table(conn, database, n)) for n in chosen]
     _assign_keys(plans)
     _resolve_relations(plans, fks)
     return Discovery(database, plans, views, [n for n in names if n not in chosen])
@@ -161,61 +152,19 @@ def choose_key(info: TableInfo) -> tuple[list[str], str]:
     return [], ""
 
 
-def choose_cursor(info: TableInfo, extra: dict[tuple[str, str], str]) -> tuple[str | None, str]:
-    """The DATETIME/TIMESTAMP column that changes on every update, and why; ``None`` when none looks so.
-
-    ``ON UPDATE CURRENT_TIMESTAMP`` first, then a "last modified" name (CURSOR_NAMES order, then any name
-    containing updat/modif/chang); ties go to NOT NULL, then indexed, then the earlier column.
-    """
-    def on_update(col: Column) -> bool:
-        return "on update" in extra.get((info.name, col.name), "")
-
-    def named(col: Column) -> int | None:
-        low = col.name.lower()
-        if low in CURSOR_NAMES:
-            return CURSOR_NAMES.index(low)
-        return len(CURSOR_NAMES) if _CURSOR_PATTERN.search(low) else None
-
-    temporal = [c for c in info.columns if c.data_type.lower() in ("datetime", "timestamp")]
-    candidates = [c for c in temporal if on_update(c) or named(c) is not None]
-    if not candidates:
+def choose_cursor(info: TableInfo) -> tuple[str | None, str]:
+    """The cursor of a table and why (``discovery.choose_cursor``, the rule ad-hoc ``sync`` uses too)."""
+    choice = discovery.choose_cursor(discovery.facts_from_table(info))
+    if choice.column is None:
         return None, ""
-
-    def rank(col: Column) -> tuple[int, int, int, int, int]:
-        by_name = named(col)
-        return (int(not on_update(col)), len(CURSOR_NAMES) + 1 if by_name is None else by_name,
-                int(col.nullable), int(not has_index_prefix(info, [col.name])), col.ordinal)
-
-    best = sorted(candidates, key=rank)[0]
-    why = ("set ON UPDATE CURRENT_TIMESTAMP" if on_update(best)
-           else f"{best.data_type.upper()} named like a last-modified time (no ON UPDATE column)")
-    if best.nullable:
+    why = choice.reason.removeprefix(f"cursor {choice.column} ")  # the comment names the column itself
+    if next(c for c in info.columns if c.name == choice.column).nullable:
         why += "; nullable: rows with a NULL cursor are counted and reported (defaults.null_cursor_policy)"
-    return best.name, why
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def index_columns(cursor: str, key: Sequence[str]) -> list[str]:
-    """``(cursor, key…)`` without repeating a column (a key may contain the cursor)."""
-    out: list[str] = []
-    for col in (cursor, *key):
-        if col.lower() not in (c.lower() for c in out):
-            out.append(col)
-    return out
-
-
-def create_index_sql(info: TableInfo, columns: Sequence[str]) -> str:
-    """A runnable ``CREATE INDEX`` on ``columns`` of the table (name at most 64 characters)."""
-    name = re.sub(r"[^A-Za-z0-9_]", "_", f"ix_{info.name}_{'_'.join(columns)}")[:64]
-    return (f"CREATE INDEX {_quote(name)} ON {_quote(info.db)}.{_quote(info.name)} "
-            f"({', '.join(_quote(c) for c in columns)});")
+    return choice.column, why
 
 
 def _cursor_index(info: TableInfo, cursor: str, key: Sequence[str]) -> tuple[str, str | None]:
-    wanted = index_columns(cursor, key)
+    wanted = list(cdc.order_columns(cursor, key))
     if has_index_prefix(info, wanted):
         return f"index on ({', '.join(wanted)}) exists", None
     # InnoDB appends the primary key to every secondary index, so (cursor) alone orders by (cursor, pk…).
@@ -223,14 +172,14 @@ def _cursor_index(info: TableInfo, cursor: str, key: Sequence[str]) -> tuple[str
             and has_index_prefix(info, [cursor]):
         return f"index on ({cursor}) exists (InnoDB appends the primary key)", None
     return (f"no index starts with ({', '.join(wanted)}): each incremental read scans the table",
-            create_index_sql(info, wanted))
+            discovery.create_index_sql(info.db, info.name, wanted))
 
 
-def plan_table(info: TableInfo, extra: dict[tuple[str, str], str]) -> TablePlan:
+def plan_table(info: TableInfo) -> TablePlan:
     """Key, cursor, strategy, index check and column suggestions of one table (relations come later)."""
     plan = TablePlan(table=info.name, key_name=info.name, info=info)
     plan.id_columns, plan.key_reason = choose_key(info)
-    plan.cursor, plan.cursor_reason = choose_cursor(info, extra)
+    plan.cursor, plan.cursor_reason = choose_cursor(info)
     for col in info.columns:
         try:
             col.kind  # noqa: B018 - raises for a type the lake cannot hold
@@ -246,13 +195,14 @@ def plan_table(info: TableInfo, extra: dict[tuple[str, str], str]) -> TablePlan:
         plan.skip_reason = ("no primary key and no unique NOT NULL key: rows cannot be told apart, so updates "
                             "and deletes cannot be applied in the warehouse") if not plan.id_columns else \
             "its key has a column of a type the lake cannot hold"
-        plan.skip_fix = (f"add a primary key (ALTER TABLE {_quote(info.db)}.{_quote(info.name)} ADD PRIMARY KEY "
-                         "(…)) or a unique key on NOT NULL columns, then run discover again; or uncomment this "
+        table_sql = f"{quote_ident(info.db)}.{quote_ident(info.name)}"
+        plan.skip_fix = (f"add a primary key (ALTER TABLE {table_sql} ADD PRIMARY KEY (…))"
+                         " or a unique key on NOT NULL columns, then run discover again; or uncomment this "
                          "entry and set id_columns to columns that identify a row")
     if plan.cursor in blocked:
         plan.cursor = None
     rows = info.approx_rows or 0
-    auto = [c.name for c in info.columns if "auto_increment" in extra.get((info.name, c.name), "")]
+    auto = [c.name for c in info.columns if "auto_increment" in info.extra.get(c.name, "").lower()]
     if plan.cursor and plan.id_columns:
         plan.strategy = "hybrid"
         plan.strategy_reason = "cursor + key: reads rows changed since the last run, ties broken by the key"
@@ -374,7 +324,7 @@ def _entry_lines(plan: TablePlan, database: str) -> list[str]:
     if plan.index_note:
         out.append(f"#   index: {plan.index_note}")
     if plan.create_index:
-        out.append(f"#   run: {plan.create_index}")
+        out.append(f"#   run: {plan.create_index};")
     for broken in plan.broken_cycles:
         out.append(f"#   depends_on: {broken}")
     for warning in plan.warnings:

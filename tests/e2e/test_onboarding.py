@@ -34,7 +34,7 @@ def test_discovered_shop_schema_lands_in_staging_with_history_through_updates_an
     assert "#   NOT EXTRACTED: no primary key and no unique NOT NULL key" in text
     assert "Views (not extracted: discover reads base tables only): v_stock_value" in text
     assert tables["warehouses"]["cursor_column"] == "last_update"
-    assert "last_update — set ON UPDATE CURRENT_TIMESTAMP" in text
+    assert "cursor: last_update — TIMESTAMP(6) NOT NULL ON UPDATE CURRENT_TIMESTAMP" in text
     assert tables["stock_moves"]["cdc_strategy"] == "id"
     assert tables["price_list"] == {"source_table": f"{mysql_db.database}.price_list", "cdc_strategy": "full_sync",
                                     "id_columns": ["sku", "currency"], "table_type": "fact"}

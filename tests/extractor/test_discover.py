@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from extractor import discover
+from extractor import cdc, discover, discovery
 from extractor.mysql import TableInfo
 from extractor.types import Column
 
@@ -52,15 +52,16 @@ def test_a_large_table_without_cursor_is_full_sync_with_a_warning_and_an_index_n
     big = TableInfo(db="d", name="big", columns=[_col("code", "varchar", 1), _col("v", "int", 2)],
                     primary_key=["code"], approx_rows=discover.FULL_SYNC_WARN_ROWS + 1, engine="InnoDB",
                     indexes={"PRIMARY": ["code"]})
-    plan = discover.plan_table(big, {})
+    plan = discover.plan_table(big)
     assert plan.strategy == "full_sync" and plan.warnings and "re-read every run" in plan.warnings[0]
     keyed = TableInfo(db="d", name="ev", columns=[_col("ts", "datetime", 1), _col("id", "int", 2)],
                       primary_key=["ts", "id"], indexes={"PRIMARY": ["ts", "id"]}, engine="InnoDB")
-    assert discover.index_columns("ts", ["ts", "id"]) == ["ts", "id"]
-    assert discover.create_index_sql(keyed, ["ts", "id"]) == "CREATE INDEX `ix_ev_ts_id` ON `d`.`ev` (`ts`, `id`);"
+    assert cdc.order_columns("ts", ["ts", "id"]) == ("ts", "id")
+    assert discovery.create_index_sql(keyed.db, keyed.name, ["ts", "id"]) == \
+        "CREATE INDEX `ix_ev_ts_id` ON `d`.`ev` (`ts`, `id`)"
     cursor, why = discover.choose_cursor(
-        TableInfo(db="d", name="t", columns=[_col("updated_at", "datetime", 1), _col("stamp", "timestamp", 2)]),
-        {("t", "stamp"): "on update current_timestamp()"})
+        TableInfo(db="d", name="t", columns=[_col("updated_at", "datetime", 1), _col("stamp", "timestamp", 2)],
+                  extra={"stamp": "on update current_timestamp()"}))
     assert cursor == "stamp" and "ON UPDATE" in why
 
 
