@@ -31,9 +31,8 @@ from extractor.config import (
     TargetConnection,
     adhoc_pipeline,
     load_project,
-    suggest,
 )
-from extractor.errors import ConfigError, ExtractorError, SourceError, WarehouseError
+from extractor.errors import ConfigError, ExtractorError, SourceError, WarehouseError, suggest
 
 if TYPE_CHECKING:  # imported where a command needs them: `extractor --help`, `version` and the config
     # commands start without pyarrow, pymysql and the pipeline (about 0.3 s of imports)

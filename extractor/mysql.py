@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import ssl
@@ -16,11 +15,11 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from extractor import retry, tunnel
-from extractor.errors import ConfigError, SourceError, SourceUnreachable
+from extractor.errors import ConfigError, SourceError, SourceUnreachable, suggest
+from extractor.quoting import as_template
+from extractor.secrets import redact, secret_value
 from extractor.types import Column
 
-# MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
-_IDENT = re.compile(r"^[^\x00-\x1f]{0,63}[^\x00-\x1f ]$")
 #: Every session the extractor opens (pymysql and connectorx) runs this first: values are UTC.
 UTC_SESSION = "SET time_zone = '+00:00'"
 
@@ -73,22 +72,6 @@ class TableNotFound(ConfigError):
     def __init__(self, table: str, *, where: str | None = None, hint: str | None = None) -> None:
         super().__init__(f"table '{table}' not found in MySQL", where=where, hint=hint)
         self.table = table
-
-
-def secret_value(source: SourceLike) -> str:
-    """The plain password of a source (SecretStr or str)."""
-    password = source.password
-    if password is None:
-        return ""
-    return password.get_secret_value() if hasattr(password, "get_secret_value") else str(password)
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def connect(
@@ -267,28 +250,6 @@ def _preferred_tls_context() -> ssl.SSLContext:
     return context
 
 
-def quote_ident(name: str) -> str:
-    """``name`` validated as a MySQL identifier and backtick-quoted (embedded backticks doubled)."""
-    if not isinstance(name, str) or not _IDENT.match(name):
-        raise SourceError(
-            f"invalid MySQL identifier {name!r}",
-            hint="identifiers are 1-64 characters, without control characters or a trailing space",
-        )
-    return "`" + name.replace("`", "``") + "`"
-
-
-_QUOTED = re.compile(r"`(?:[^`]|``)*`")
-
-
-def as_template(sql: str) -> str:
-    """``sql`` ready for a driver that %-formats it: ``%`` inside quoted identifiers doubled.
-
-    A ``%`` is a valid character in a MySQL name (`discount_%`); unescaped, pymysql and the connectorx
-    binder would take it for a placeholder. Only identifiers can hold one: values are always bound.
-    """
-    return _QUOTED.sub(lambda m: m.group(0).replace("%", "%%"), sql) if "%" in sql else sql
-
-
 def scalar(conn: pymysql.connections.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:
     """The first column of the first row of ``sql`` (bound ``params``), or None when there is no row."""
     with conn.cursor() as cur:
@@ -421,13 +382,11 @@ def has_index_prefix(info: TableInfo, columns: Sequence[str]) -> bool:
     )
 
 
-def _suggest(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    shown = ", ".join(sorted(choices)[:10])
-    return f"available: {shown}" if shown else "no candidates"
-
-
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    """A close match among ``choices``, else the first ten of them."""
+    shown = ", ".join(sorted(choices)[:10])
+    return suggest(name, choices, n=3, cutoff=0.5) or (f"available: {shown}" if shown else "no candidates")

@@ -28,12 +28,13 @@ from typing import Any
 import pyarrow as pa
 
 from extractor import cdc, discovery, mysql, reconcile, redshift, schema_run, writer
-from extractor.config import Pipeline, SourceConnection, TableConfig, suggest
+from extractor.config import Pipeline, SourceConnection, TableConfig
 from extractor.dependencies import DependencyNotReady, wait_for_dependencies
-from extractor.errors import ConfigError, DataError, ExtractorError, StateError
+from extractor.errors import ConfigError, DataError, ExtractorError, StateError, suggest
 from extractor.faults import fault_point
 from extractor.lake import Storage, TableLayout, new_run_id, open_lake, run_key
 from extractor.prefetch import prefetch
+from extractor.quoting import quote_ident
 from extractor.reader import (
     Reader,
     ReadResult,
@@ -46,9 +47,10 @@ from extractor.rebuild import refuse_missing_watermark
 from extractor.schema_versions import fingerprint as schema_fingerprint
 from extractor.schema_versions import footer_metadata
 from extractor.state import TableLock, Watermark, WatermarkStore
+from extractor.strategies import uses_cursor
 from extractor.types import Column, arrow_schema
 
-_q = mysql.quote_ident
+_q = quote_ident
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 CURSOR_TYPES = {"datetime", "timestamp", "date", *INTEGER_TYPES}
@@ -209,7 +211,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
             hint=f"use {keys[0]}, a primary or unique NOT NULL key" if keys else
             "add a primary key (or make a unique key's columns NOT NULL)",
         )
-    if strategy in ("hybrid", "timestamp"):
+    if uses_cursor(strategy):
         if not cursor:
             raise ConfigError(f"strategy '{strategy}' needs a cursor_column", where=table.where("cdc_strategy"),
                               hint="set cursor_column to the row's last-modified DATETIME/TIMESTAMP column")
@@ -336,7 +338,7 @@ class _TableRun:
             table=self.table.name, pipeline=self.ctx.pipeline.name, strategy=rt.strategy,
             cursor_column=rt.cursor, id_columns=list(rt.ids), now=now, source_table=self.table.source_table,
         )
-        wm.phase = "snapshot" if rt.strategy in ("hybrid", "timestamp") else "incremental"
+        wm.phase = "snapshot" if uses_cursor(rt.strategy) else "incremental"
         return wm
 
     # -- the run ------------------------------------------------------------------------------------
@@ -412,7 +414,7 @@ class _TableRun:
         cursor_sql = _q(rt.cursor) if rt.cursor else None
         ids_sql = tuple(_q(i) for i in rt.ids)
         upper: tuple[Any, ...] | None = None
-        if rt.strategy in ("hybrid", "timestamp"):
+        if uses_cursor(rt.strategy):
             if wm.phase == "snapshot" and wm.snapshot.upper_bound is not None:
                 upper = (wm.snapshot.upper_bound,)
             else:
@@ -482,7 +484,7 @@ class _TableRun:
         The bound never lies in a tick of the cursor's precision (a second, a day, …) that can still
         receive rows: see ``cdc.cursor_upper_bound``.
         """
-        cursor_sql = mysql.quote_ident(rt.cursor or "")
+        cursor_sql = quote_ident(rt.cursor or "")
         max_value = mysql.scalar(conn, f"SELECT MAX({cursor_sql}) FROM {table_sql}")
         defaults = self.ctx.pipeline.defaults
         lag = timedelta(seconds=defaults.safety_lag_seconds)

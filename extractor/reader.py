@@ -28,6 +28,8 @@ from pymysql.constants import FIELD_TYPE
 
 from extractor import mysql, retry, tunnel
 from extractor.errors import ConfigError, DataError, SourceError, SourceUnreachable
+from extractor.quoting import as_template
+from extractor.secrets import redact, secret_value
 from extractor.types import (
     DATE_KINDS,
     ZERO_DATE_SENTINEL,
@@ -94,7 +96,7 @@ def build_select(columns: Sequence[Column], from_sql: str, reader: ReaderKind, *
     if not from_sql.lstrip()[:5].upper().startswith("FROM") or not from_sql.lstrip()[4:5].isspace():
         raise ValueError(f"the query must start with FROM, got {from_sql[:40]!r}")
     select_list = ", ".join(select_expression(c, reader, native_dates=native_dates) for c in columns)
-    return mysql.as_template(f"SELECT {select_list} {from_sql.strip()}")
+    return as_template(f"SELECT {select_list} {from_sql.strip()}")
 
 
 def _libc_malloc_trim() -> Any:
@@ -285,8 +287,8 @@ class ConnectorxReader:
                 if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                     raise
                 panicked = type(exc).__name__ == "PanicException"
-                secrets = [mysql.secret_value(self._source), uri, *tunnel.secrets(self._source)]
-                failure = mysql.redact(f"{type(exc).__name__}: {exc}", secrets)
+                secrets = [secret_value(self._source), uri, *tunnel.secrets(self._source)]
+                failure = redact(f"{type(exc).__name__}: {exc}", secrets)
             if failure is None:
                 return _conform_connectorx(raw, columns)
             if native and panicked:  # a zero or invalid date: read this table's dates exactly from now on
@@ -451,7 +453,7 @@ class _ErrorGuard:
                 where=where, hint=f"check the encoding of columns {', '.join(text_columns)}",
             ) from None
         if isinstance(exc, pymysql.err.MySQLError):
-            message = mysql.redact(str(exc), [mysql.secret_value(self._source)])
+            message = redact(str(exc), [secret_value(self._source)])
             if exc.args and exc.args[0] in mysql.TRANSIENT_ERRNOS:
                 raise _LostConnection(message) from None
             raise SourceError(f"query failed: {message}", where=where) from None

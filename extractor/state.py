@@ -23,6 +23,7 @@ from pydantic import (
 
 from extractor.errors import ExtractorError, LockError, StateError
 from extractor.lake import Storage, TableLayout
+from extractor.strategies import Strategy, uses_cursor
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class Watermark(_Model):
     pipeline: str
     #: ``db.table`` the watermark tracks (None in documents written before it was recorded).
     source_table: str | None = None
-    strategy: Literal["hybrid", "timestamp", "id", "full_sync"]
+    strategy: Strategy
     cursor: CursorState = Field(default_factory=CursorState)
     phase: Literal["snapshot", "incremental"] = "snapshot"
     snapshot: SnapshotProgress = Field(default_factory=SnapshotProgress)
@@ -292,7 +293,7 @@ class WatermarkStore:
         fresh = Watermark.new(table=wm.table, pipeline=wm.pipeline, strategy=wm.strategy,
                               cursor_column=wm.cursor.column, id_columns=list(wm.cursor.id_columns),
                               source_table=wm.source_table)
-        fresh.phase = "snapshot" if wm.strategy in ("hybrid", "timestamp") else "incremental"
+        fresh.phase = "snapshot" if uses_cursor(wm.strategy) else "incremental"
         fresh.pending_files, fresh.load = list(wm.pending_files), wm.load
         fresh.version, fresh.created_at = wm.version, wm.created_at
         self.save(fresh, token)

@@ -40,7 +40,9 @@ from extractor import cdc, dbt, mysql
 from extractor.config import Pipeline, Project, TableConfig
 from extractor.errors import ExtractorError, LakeError
 from extractor.lake import Storage, TableLayout, open_lake, run_key
+from extractor.quoting import as_template, quote_ident
 from extractor.state import LockInfo, Watermark, WatermarkStore, read_lock, stale_reason
+from extractor.strategies import uses_cursor
 
 FORMAT_VERSION = 1
 EXIT_OK = 0
@@ -54,7 +56,7 @@ EXIT_DEAD_LOCK = 14
 WAITING_COUNT_CAP = 100_000
 #: Run reports read per pipeline when looking for runs that failed before touching a table's watermark.
 _MAX_REPORTS = 50
-_q = mysql.quote_ident
+_q = quote_ident
 
 
 @dataclass
@@ -321,13 +323,13 @@ def _waiting(conn: Any, cfg: TableConfig, wm: Watermark | None, now: datetime) -
             finished = wm.mysql.finished_at
             found["lag_seconds"] = _round((now - finished).total_seconds()) if finished else None
         return found
-    if wm.phase == "snapshot" and strategy in ("hybrid", "timestamp"):
+    if wm.phase == "snapshot" and uses_cursor(strategy):
         plan = cdc.ExtractPlan(table_sql, strategy, "snapshot", None, tuple(_q(i) for i in ids), None, ids, None)
         position = tuple(wm.snapshot.last_key) if wm.snapshot.last_key else None
         started = wm.snapshot.started_at
         found["lag_seconds"] = _round((now - started).total_seconds()) if started else None
     else:
-        by_cursor = strategy in ("hybrid", "timestamp")
+        by_cursor = uses_cursor(strategy)
         plan = cdc.ExtractPlan(table_sql, strategy, "incremental", _q(cursor) if by_cursor and cursor else None,
                                tuple(_q(i) for i in ids), cursor if by_cursor else None, ids,
                                (newest,) if by_cursor else None)
@@ -337,7 +339,7 @@ def _waiting(conn: Any, cfg: TableConfig, wm: Watermark | None, now: datetime) -
             return found
     sql, params = cdc.page_query(plan, position, WAITING_COUNT_CAP + 1)
     found["rows_waiting"], found["rows_waiting_exact"] = _count(conn, sql, params)
-    if wm.phase == "snapshot" and strategy in ("hybrid", "timestamp"):
+    if wm.phase == "snapshot" and uses_cursor(strategy):
         return found
     if not found["rows_waiting"]:
         found["lag_seconds"] = 0.0
@@ -365,7 +367,7 @@ def _count(conn: Any, from_sql: str, params: list[Any]) -> tuple[int, bool]:
         return counted, True
     unbounded = body.rsplit(" ORDER BY ", 1)[0].rsplit(" LIMIT ", 1)[0]
     with conn.cursor() as cur:
-        cur.execute(mysql.as_template(f"EXPLAIN SELECT 1 {unbounded}"), params)
+        cur.execute(as_template(f"EXPLAIN SELECT 1 {unbounded}"), params)
         names = [d[0].lower() for d in cur.description]
         rows = [r[names.index("rows")] for r in cur.fetchall() if r[names.index("rows")] is not None]
     return max(counted, int(rows[0]) if rows else counted), False

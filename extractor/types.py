@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from extractor.errors import SourceError
+from extractor.quoting import quote_ident
 
 ReaderKind = Literal["connectorx", "pymysql"]
 
@@ -331,8 +332,6 @@ def select_expression(col: Column, reader: ReaderKind, *, native_dates: bool = F
     cheaper for the server (no per-row date arithmetic), and connectorx panics on the first zero date
     instead of misreading it, so the caller can re-read with the rewritten list.
     """
-    from extractor.mysql import quote_ident  # here, not at import time: mysql.py imports this module
-
     q = quote_ident(col.name)
     kind = col.kind
     expr = q

@@ -49,8 +49,10 @@ from extractor import cdc, mysql
 from extractor.config import Pipeline, Project, TableConfig, TargetConnection
 from extractor.errors import ConfigError, ExtractorError, LakeError, SourceError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
+from extractor.quoting import quote_ident
 from extractor.reconcile import open_lake_duckdb
 from extractor.state import WatermarkStore
+from extractor.strategies import uses_cursor
 from extractor.types import Column
 
 _FETCH = 5_000
@@ -367,7 +369,7 @@ class _Row:
 
 
 def _select_expression(col: Column) -> str:
-    q = mysql.quote_ident(col.name)
+    q = quote_ident(col.name)
     if col.kind == "geometry":
         return f"ST_AsWKB({q})"
     if col.kind == "bit":
@@ -422,7 +424,7 @@ class _Window:
         A NULL cursor once incremental (the snapshot read the row; its later changes are invisible), or a
         cursor beyond the clock by more than the lag (``9999-01-01``: read only when the clock passes it).
         """
-        if self.nothing or self.strategy not in ("hybrid", "timestamp"):
+        if self.nothing or not uses_cursor(self.strategy):
             return None
         if cursor is None or cursor == _NULL:
             return None if self.snapshot else "null_cursor"
@@ -460,7 +462,7 @@ def _source_rows(project_source: Any, table: TableConfig, columns: list[Column],
     conn = mysql.connect(project_source)
     try:
         by_name = {c.name: c for c in columns}
-        q = mysql.quote_ident
+        q = quote_ident
         select = ", ".join(_select_expression(c) for c in columns)
         order = ", ".join(_order_expression(by_name[i], q) for i in ids)
         sql = f"SELECT {select} FROM {q(table.source_db)}.{q(table.source_name)} ORDER BY {order}"
