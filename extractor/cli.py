@@ -36,7 +36,7 @@ from extractor.errors import ConfigError, ExtractorError, SourceError, Warehouse
 
 if TYPE_CHECKING:  # imported where a command needs them: `extractor --help`, `version` and the config
     # commands start without pyarrow, pymysql and the pipeline (about 0.3 s of imports)
-    from extractor.pipeline import RunReport, SyncOptions
+    from extractor.sync import RunReport, SyncOptions
 
 #: Whether this invocation printed its JSON result already (``_emit``): an error after it must not add a
 #: second document to stdout (``connections test --all`` lists each failure, then fails).
@@ -450,7 +450,7 @@ def _report_text(report: RunReport) -> str:
 
 
 def _run_sync(project: Project, pipeline: Pipeline, options: SyncOptions, as_json: bool) -> RunReport:
-    from extractor.pipeline import sync_pipeline
+    from extractor.sync import sync_pipeline
 
     show = not as_json and sys.stderr.isatty()
     update, progress = _progress_printer(show)
@@ -488,7 +488,7 @@ def sync(
         table = None
     else:
         chosen = _pipeline(project, pipeline)
-    from extractor.pipeline import SyncOptions
+    from extractor.sync import SyncOptions
 
     options = SyncOptions(tables=table, limit=limit, full_refresh=full_refresh, dry_run=dry_run, reader=reader)
     report = _run_sync(project, chosen, options, as_json)
@@ -518,7 +518,7 @@ def _store(project: Project, pipeline_name: str | None, table_name: str) -> tupl
     pipe = _pipeline(project, pipeline_name)
     table = pipe.table(table_name)
     storage = open_lake(pipe.lake)
-    layout = TableLayout(pipe.source, table.source_db, pipe.target_schema, table.target)
+    layout = TableLayout.of(pipe, table)
     return storage, layout, WatermarkStore(storage, layout)
 
 
@@ -593,8 +593,8 @@ def watermark_set(
     Values are checked against the columns' MySQL types, so the source must be reachable.
     """
     from extractor import mysql
-    from extractor.pipeline import check_watermark_fits, resolve_table
     from extractor.state import TableLock, Watermark
+    from extractor.sync import check_watermark_fits, resolve_table
     from extractor.types import value_from_text
 
     project = _project(config_dir, env)
@@ -667,9 +667,9 @@ def watermark_rebuild(
     batches it holds). The source is read to resolve the table's strategy, cursor and key.
     """
     from extractor import mysql
-    from extractor.pipeline import resolve_table
     from extractor.rebuild import rebuild_and_save, snapshot_rows_left
     from extractor.state import TableLock
+    from extractor.sync import resolve_table
 
     project = _project(config_dir, env)
     pipe = _pipeline(project, pipeline)
@@ -877,7 +877,7 @@ def run(
 ) -> None:
     """Extract, then `dbt build`, then record which batches reached the warehouse (load stage)."""
     from extractor import dbt
-    from extractor.pipeline import SyncOptions
+    from extractor.sync import SyncOptions
 
     project = _project(config_dir, env)
     chosen = _pipeline(project, pipeline)

@@ -55,9 +55,9 @@ def schema_accept(pipeline: _Pipeline = None, table: _Table = ..., config_dir: _
     """
     from extractor import mysql
     from extractor.cli import _emit, _pipeline, _project, _store
-    from extractor.pipeline import resolve_table
     from extractor.schema_versions import accept_current
     from extractor.state import TableLock
+    from extractor.sync import resolve_table
 
     project = _project(config_dir, env)
     pipe = _pipeline(project, pipeline)

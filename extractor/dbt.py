@@ -594,7 +594,7 @@ def acknowledge(project: Any, pipeline: Any, *, tables: Iterable[str] | None = N
     storage = open_lake(pipeline.lake)
     results = []
     for t in chosen:
-        layout = TableLayout(pipeline.source, t.source_db, pipeline.target_schema, t.target)
+        layout = TableLayout.of(pipeline, t)
         store = WatermarkStore(storage, layout)
         loaded = found.get(t.target, set())
         with TableLock(storage, layout, owner=f"acknowledge:{os.getpid()}", ttl_seconds=300):

@@ -79,6 +79,14 @@ class TableLayout:
                 raise LakeError(f"{name} {value!r} cannot be used in a lake key",
                                 hint="use letters, digits, '_', '-', '.' or '$'")
 
+    @classmethod
+    def of(cls, pipeline: Any, table: Any) -> TableLayout:
+        """The layout of a configured ``table`` of ``pipeline`` (``config.Pipeline``, ``config.TableConfig``).
+
+        The one place that says which settings name a table's place in the lake.
+        """
+        return cls(pipeline.source, table.source_db, pipeline.target_schema, table.target)
+
     @property
     def display(self) -> str:
         """How people name the table: ``<target_schema>.<table>``."""

@@ -242,7 +242,7 @@ def plan_loads(project: Any, pipeline: Any, *, backfill: bool = False,
     chosen = [pipeline.table(n) for n in tables] if tables else list(pipeline.tables.values())
     plans = {}
     for t in chosen:
-        layout = TableLayout(pipeline.source, t.source_db, pipeline.target_schema, t.target)
+        layout = TableLayout.of(pipeline, t)
         wm, _ = WatermarkStore(storage, layout).load()
         plans[t.target] = plan_table(storage, layout, wm, build_id=build_id, backfill=backfill)
     return plans

@@ -129,7 +129,7 @@ def pipeline_status(project: Project, pipeline: Pipeline, *, tables: list[str] |
     marks: dict[str, Watermark | None] = {}
     for cfg in chosen:
         status = TableStatus(cfg.name, cfg.target, cfg.cdc_strategy)
-        layout = TableLayout(pipeline.source, cfg.source_db, pipeline.target_schema, cfg.target)
+        layout = TableLayout.of(pipeline, cfg)
         try:
             marks[cfg.name] = _lake_side(status, storage, layout, now, max_pending_age)
         except LakeError as err:

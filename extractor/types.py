@@ -68,6 +68,10 @@ UTF8_MAX_BYTES: dict[str, int] = {
 }
 
 
+#: MySQL integer types (``information_schema.COLUMNS.DATA_TYPE``): ordered, exact, usable as a key range.
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+
+
 @dataclass(frozen=True)
 class Column:
     """One source column as ``information_schema.COLUMNS`` describes it (``data_type`` lower-case)."""

@@ -50,9 +50,9 @@ from extractor.config import Pipeline, Project, TableConfig, TargetConnection
 from extractor.errors import ConfigError, ExtractorError, LakeError, SourceError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
 from extractor.quoting import quote_ident
-from extractor.reconcile import open_lake_duckdb
 from extractor.state import WatermarkStore
 from extractor.strategies import uses_cursor
+from extractor.sync.reconcile import open_lake_duckdb
 from extractor.types import Column
 
 _FETCH = 5_000
@@ -656,7 +656,7 @@ def _staging_relation(db: Any, pipeline: str, table: str, schema: str) -> list[s
 def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, storage: Storage,
                  warehouse: Any = None, staging_schema: str = "main_staging") -> TableVerification:
     """Compare one table's MySQL rows, lake state and staging model (see the module docstring)."""
-    from extractor.pipeline import resolve_table
+    from extractor.sync import resolve_table
 
     source = project.source(pipeline.source)
     conn = mysql.connect(source)
@@ -665,7 +665,7 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
         now = mysql.server_now(conn).replace(tzinfo=None)
     finally:
         conn.close()
-    layout = TableLayout(pipeline.source, table.source_db, pipeline.target_schema, table.target)
+    layout = TableLayout.of(pipeline, table)
     wm, _ = WatermarkStore(storage, layout).load()
     columns = rt.columns
     names = [c.name for c in columns]

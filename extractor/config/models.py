@@ -210,7 +210,7 @@ class Defaults(_Model):
     parallelism: int = Field(default=2, gt=0)
     reader: Literal["auto", "connectorx", "pymysql"] = "auto"
     lock_ttl_seconds: int = Field(default=3600, gt=0)
-    #: How long ``sync -t T`` waits for a dependency another process is extracting (extractor/dependencies.py).
+    #: How long ``sync -t T`` waits for a dependency another process is extracting (extractor/sync/dependencies.py).
     dependency_wait_seconds: float = Field(default=3600, ge=0)
     null_cursor_policy: Literal["warn", "fail"] = "warn"
     batch_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0)

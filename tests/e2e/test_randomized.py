@@ -285,7 +285,7 @@ def test_lag_zero_loses_no_update_at_any_cursor_precision_while_syncs_run(
     verify must find every row due equal to MySQL; DATE rows written today are in flight until tomorrow.
     """
     from extractor.config import load_project
-    from extractor.pipeline import SyncOptions, sync_pipeline
+    from extractor.sync import SyncOptions, sync_pipeline
     from extractor.verify import verify_pipeline
 
     seed = SEED
