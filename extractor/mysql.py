@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -184,7 +185,7 @@ class _Connection(pymysql.connections.Connection):
     secrets: list[str] = []
 
     def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
-        return _preferred_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)
+        return _preferred_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)  # type: ignore[misc]  # pymysql's hook, not in its stubs
 
     def query(self, sql: str | bytes, unbuffered: bool = False) -> int:
         """Run ``sql``; a read-only statement whose connection is lost reconnects and runs again.
@@ -202,7 +203,7 @@ class _Connection(pymysql.connections.Connection):
             return result
 
         def once() -> int:
-            if self._sock is None:  # lost in a previous attempt: pymysql closed it
+            if self._sock is None:  # type: ignore[attr-defined]  # lost in a previous attempt: pymysql closed it
                 self.connect()
             return int(super(_Connection, self).query(sql, unbuffered))
 
@@ -390,3 +391,25 @@ def _suggest(name: str, choices: Sequence[str]) -> str:
     """A close match among ``choices``, else the first ten of them."""
     shown = ", ".join(sorted(choices)[:10])
     return suggest(name, choices, n=3, cutoff=0.5) or (f"available: {shown}" if shown else "no candidates")
+
+
+def check(source: SourceLike) -> dict[str, Any]:
+    """Connect (through the SSH tunnel if there is one) and run ``SELECT VERSION()``, with timings.
+
+    A failure raises a SourceError that never holds the password.
+    """
+    start = time.perf_counter()
+    link = connect(source)
+    try:
+        connected = time.perf_counter()
+        server = scalar(link, "SELECT VERSION()")
+    except pymysql.err.MySQLError as exc:
+        raise SourceError(f"SELECT VERSION() failed: {exc}", where=tunnel.address(source)) from None
+    finally:
+        link.close()
+    result: dict[str, Any] = {"status": "ok", "connect_ms": round((connected - start) * 1000, 1),
+                              "latency_ms": round((time.perf_counter() - connected) * 1000, 1)}
+    bastion = getattr(source, "ssh_tunnel", None)
+    via = f", via SSH {bastion.host}:{bastion.port}" if bastion else ""
+    result["detail"] = f"{server} ({result['latency_ms']} ms query, {result['connect_ms']} ms connect{via})"
+    return result

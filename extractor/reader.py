@@ -403,7 +403,7 @@ class PymysqlReader:
             try:
                 conn.close()
             except Exception:  # noqa: BLE001 - a dead socket cannot be closed politely
-                conn._force_close()
+                conn._force_close()  # type: ignore[attr-defined]  # pymysql's, not in its stubs
 
 
 class _LostConnection(Exception):

@@ -6,6 +6,7 @@ import base64
 import logging
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -68,7 +69,7 @@ def encode_value(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in a watermark: {value!r}")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "float": float,
     "datetime": datetime.fromisoformat,
     "date": date.fromisoformat,
@@ -446,7 +447,7 @@ class TableLock:
         if not self.held:
             return
         token, self._token = self._token, None
-        if not self.storage.delete_if_match(self.layout.lock_key, token):
+        if token is None or not self.storage.delete_if_match(self.layout.lock_key, token):
             log.warning("lock of %s was no longer ours at release; left it alone", self.layout.display)
 
     def _break_command(self) -> str:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,7 @@ from typing import Any
 
 from extractor import cdc, mysql
 from extractor.config import Pipeline, Project, TableConfig, TargetConnection
-from extractor.errors import ConfigError, ExtractorError, LakeError, SourceError, WarehouseError
+from extractor.errors import ExtractorError, LakeError, SourceError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
 from extractor.quoting import quote_ident
 from extractor.state import WatermarkStore
@@ -440,7 +439,7 @@ class _Window:
             return True
         assert self.position is not None
         if self.snapshot:
-            return (cursor in (None, _NULL) or self.upper is None or cursor <= self.upper) \
+            return (cursor is None or cursor == _NULL or self.upper is None or cursor <= self.upper) \
                 and _prefix_le(key, self.position)
         if self.strategy == "id":
             return _prefix_le(key, self.position)
@@ -792,21 +791,8 @@ def verify_pipeline(project: Project, pipeline: str | Pipeline, *, tables: Seque
     return report
 
 
-def verify_command(config_dir: Path | None, env: str | None, pipeline: str | None, tables: list[str] | None,
-                   as_json: bool, *, target: str | None = None, echo: Any = print) -> int:
-    """What ``extractor verify`` does: print the report (text or JSON); its exit code (``VerifyReport.exit_code``)."""
-    from extractor.config import load_project
-
-    project = load_project(config_dir, env)
-    if not pipeline:
-        raise ConfigError("--pipeline is required", hint=f"pipelines: {', '.join(sorted(project.pipelines))}")
-    report = verify_pipeline(project, pipeline, tables=tables, target=target)
-    echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.text())
-    return report.exit_code
-
-
 #: Exit code of ``extractor verify`` when something differs (errors keep their own codes 1–6).
 VERIFY_MISMATCH_EXIT = 7
 
-__all__ = ["TableVerification", "VerifyReport", "canonical", "row_hash", "verify_command", "verify_pipeline",
+__all__ = ["TableVerification", "VerifyReport", "canonical", "row_hash", "verify_pipeline",
            "verify_table"]

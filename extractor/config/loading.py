@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from extractor.config.models import (
     Connections,
@@ -25,6 +26,8 @@ from extractor.config.models import (
 from extractor.config.source import Lines, display, mapping, merge, read_yaml
 from extractor.config.validation import check_keys, validate
 from extractor.errors import ConfigError, suggest
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,12 @@ class Project:
 
     def connection(self, name: str) -> SourceConnection | TargetConnection:
         """The source or target connection called ``name``."""
-        both = {**self.connections.targets, **self.connections.sources}
+        both: dict[str, SourceConnection | TargetConnection] = {**self.connections.targets,
+                                                                **self.connections.sources}
         return _named(both, name, "connection", self.config_dir)
 
 
-def _named(items: dict[str, Any], name: str, kind: str, config_dir: Path) -> Any:
+def _named(items: Mapping[str, T], name: str, kind: str, config_dir: Path) -> T:
     if name not in items:
         raise ConfigError(
             f"no {kind} '{name}' in {display(config_dir / 'connections.yml')}",

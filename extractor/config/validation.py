@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from extractor.config.source import KeyPath, Lines
 from extractor.errors import ConfigError, suggest
 from extractor.secrets import is_secret_key
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def check_keys(
@@ -46,7 +48,7 @@ def _fields_at(model: type[BaseModel], loc: KeyPath) -> list[str]:
 
 
 def validate(
-    model: type[BaseModel],
+    model: type[M],
     data: Any,
     *,
     lines: Lines,
@@ -54,7 +56,7 @@ def validate(
     what: str,
     context: dict[str, Any] | None = None,
     loc_map: dict[str, KeyPath] | None = None,
-) -> Any:
+) -> M:
     """Validate ``data``; a pydantic error becomes one ConfigError line at the key's ``file:line``."""
     try:
         return model.model_validate(data, context=context)

@@ -8,10 +8,10 @@ files after it are deleted and read again.
 
 from __future__ import annotations
 
+import extractor.sync.checkpoint as checkpoint
 from extractor import writer
 from extractor.lake import Storage, TableLayout
 from extractor.state import Watermark
-from extractor.sync import checkpoint
 
 
 def recover(storage: Storage, layout: TableLayout, wm: Watermark, strategy: str) -> tuple[int, list[str]]:

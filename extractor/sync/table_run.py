@@ -21,6 +21,13 @@ from typing import Any
 
 import pyarrow as pa
 
+import extractor.sync.bounds as bounds
+import extractor.sync.checkpoint as checkpoint
+import extractor.sync.checks as checks
+import extractor.sync.deletes as deletes
+import extractor.sync.reconcile as reconcile
+import extractor.sync.recovery as recovery
+import extractor.sync.schema_run as schema_run
 from extractor import cdc, logs, mysql, redshift, writer
 from extractor.config import Pipeline, SourceConnection, TableConfig
 from extractor.errors import ExtractorError, StateError
@@ -32,7 +39,6 @@ from extractor.rebuild import refuse_missing_watermark
 from extractor.schema_versions import footer_metadata
 from extractor.state import TableLock, Watermark, WatermarkStore
 from extractor.strategies import uses_cursor
-from extractor.sync import bounds, checkpoint, checks, deletes, reconcile, recovery, schema_run
 from extractor.sync.paginator import Page, Paginator
 from extractor.sync.prefetch import prefetch
 from extractor.sync.report import SyncOptions, TableResult, show

@@ -241,7 +241,7 @@ def test_verify_detects_a_lost_and_a_changed_row(stack: Stack) -> None:
     assert not report.ok
     assert "key (5) differs between MySQL and the lake" in report.text()
     assert "key (999999) missing in the lake" in report.text()
-    from extractor.verify import verify_command
+    from extractor.cli.verify import verify_command
 
     lines: list[str] = []
     assert verify_command(stack.config, "test", "sales", ["orders"], False, echo=lines.append) == 7
