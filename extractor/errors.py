@@ -51,8 +51,13 @@ class SourceUnreachable(SourceError):
     """
 
 
-class DataError(SourceError):
-    """A value cannot be represented faithfully (bad encoding, out-of-range value, NULL cursor policy)."""
+class DataError(ExtractorError):
+    """A value cannot be represented faithfully (bad encoding, out-of-range value, NULL cursor policy).
+
+    The fix is in the data, not in the connection: its own exit code, not MySQL's.
+    """
+
+    exit_code = 8
 
 
 class LakeError(ExtractorError):

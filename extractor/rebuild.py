@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from extractor import cdc, mysql, writer
 from extractor.errors import StateError
 from extractor.lake import ObjectInfo, Storage, TableLayout
-from extractor.lake_faults import read_with_retries
+from extractor.lake.faults import read_with_retries
 from extractor.quoting import quote_ident
 from extractor.state import Watermark, WatermarkStore, parse_watermark
 from extractor.strategies import uses_cursor
