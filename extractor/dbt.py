@@ -100,7 +100,9 @@ def discover_columns(project: Any, pipeline: Any) -> dict[str, list[ColumnSpec]]
     """Columns per table from the MySQL catalogue (Parquet order and Redshift types of the landed files)."""
     from extractor import mysql  # noqa: PLC0415
 
-    conn = mysql.connect(project.source(_get(pipeline, "source")))
+    dbs = [_source_db_and_table(n, t)[0] for n, t in _tables(pipeline)]
+    # The pipeline's database, not the connection's default one (which may not exist: one connection, many dbs).
+    conn = mysql.connect(project.source(_get(pipeline, "source")), dbs[0] if dbs else None)
     try:
         found: dict[str, list[ColumnSpec]] = {}
         for table_name, table in _tables(pipeline):
@@ -235,8 +237,8 @@ def render_sources(pipeline: Any, columns: Mapping[str, Sequence[ColumnSpec]] | 
     origin = _get(pipeline, "path") or f"config/pipelines/{name}.yml"
     try:
         origin = Path(origin).resolve().relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        origin = Path(origin).name
+    except ValueError:  # a config directory elsewhere (tests, a user's project): name it as <config dir>/pipelines/…
+        origin = "/".join(Path(origin).parts[-3:])
     body = yaml.safe_dump({"version": 2, "sources": [source]}, sort_keys=False, width=1000,
                           default_flow_style=False, allow_unicode=True)
     return GENERATED_HEADER.format(origin=origin) + "\n" + body

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from extractor.quoting import quote_ident
+
 if TYPE_CHECKING:
     from extractor.mysql import TableInfo
 
@@ -142,3 +144,10 @@ def facts_from_table(info: TableInfo) -> list[ColumnFacts]:
                     indexed=c.name.lower() in leading, column_type=c.column_type)
         for c in info.columns
     ]
+
+
+def create_index_sql(database: str, table: str, columns: Sequence[str]) -> str:
+    """A ``CREATE INDEX`` on ``columns`` that runs as printed (quoted names, an index name of at most 64)."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", f"ix_{table}_{'_'.join(columns)}")[:64]
+    return f"CREATE INDEX {quote_ident(name)} ON {quote_ident(database)}.{quote_ident(table)} " \
+           f"({', '.join(quote_ident(c) for c in columns)})"

@@ -8,7 +8,7 @@
     config(
         unique_key='product_id',
         strategy='check',
-        check_cols=['sku', 'product_name', 'category', 'unit_price', 'is_active'],
+        check_cols=['sku', 'name', 'category', 'unit_price', 'is_active'],
         invalidate_hard_deletes=true,
     )
 }}

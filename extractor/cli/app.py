@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 import extractor.cli.config_cmds as config_cmds
 import extractor.cli.connections as connections
 import extractor.cli.dbt_cmds as dbt_cmds
+import extractor.cli.discover as discover
 import extractor.cli.extract as extract
 import extractor.cli.lake as lake
 import extractor.cli.nightly as nightly
@@ -143,6 +144,7 @@ app.add_typer(lake.lock_app, name="lock")
 app.add_typer(sample.sample_app, name="sample")
 app.command()(extract.run)
 app.add_typer(dbt_cmds.dbt_app, name="dbt")
+app.command()(discover.discover)
 app.command()(verify.verify)
 app.command()(nightly.plan)
 app.command()(nightly.status)

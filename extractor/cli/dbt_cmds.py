@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,8 +19,33 @@ from extractor.cli.common import (
     open_project,
     pick_pipeline,
 )
+from extractor.config import Pipeline, Project
 
 dbt_app = typer.Typer(help="dbt helpers: generate sources from the pipeline YAML.", no_args_is_help=True)
+
+
+@dbt_app.command("scaffold")
+def dbt_scaffold(
+    pipeline: PipelineOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Also overwrite generated files edited by hand.")] = False,
+    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: the current "
+                                                     "directory, else beside config).")] = None,
+    config_dir: ConfigDirOption = None, env: EnvOption = None,
+) -> None:
+    """Write the pipeline's landing, staging and (dimensions) SCD2 history models and their tests."""
+    from extractor import dbt
+    from extractor import scaffold as gen
+
+    project = open_project(config_dir, env)
+    chosen = pick_pipeline(project, pipeline)
+    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    sources = dbt.write_sources(chosen, gen.model_paths(workdir), dbt.discover_columns(project, chosen))
+    done = gen.scaffold(chosen, workdir, force=force)
+    for path in done.written:
+        typer.echo(f"wrote {path}")
+    for path in done.kept_edited:
+        typer.echo(f"kept {path} (edited by hand; --force overwrites it)")
+    typer.echo(f"sources: {sources}\n{done.text()}")
 
 
 @dbt_app.command("sources")
@@ -76,3 +101,15 @@ def dbt_build(
     if code:
         typer.echo(f"error: dbt build failed with exit code {code}", err=True)
         raise typer.Exit(code)
+
+
+def scaffold_sync(project: Project, pipeline: Pipeline, workdir: Path, *, discover: bool) -> Any:
+    """Regenerate the pipeline's dbt sources and generated models before a build (extractor.scaffold.sync)."""
+    from extractor import scaffold
+    from extractor.errors import SourceError
+
+    try:
+        return scaffold.sync(project, pipeline, workdir, discover=discover)
+    except SourceError as exc:  # MySQL unreachable (e.g. --skip-extract offline): keep the sources' columns
+        typer.echo(f"note: sources keep their columns ({exc})", err=True)
+        return scaffold.sync(project, pipeline, workdir, discover=False)

@@ -22,6 +22,7 @@ from extractor.cli.common import (
     pick_pipeline,
     text_columns,
 )
+from extractor.cli.dbt_cmds import scaffold_sync
 from extractor.config import Pipeline, Project, adhoc_pipeline
 from extractor.errors import ConfigError
 
@@ -183,7 +184,10 @@ def run(
             emit(result, as_json, "extract failed: dbt build skipped")
             raise typer.Exit(_exit_code(report))
     workdir = dbt.project_dir_for(project.config_dir, project_dir)
+    _, generated = scaffold_sync(project, chosen, workdir, discover=True)
+    result["generated_models"] = dataclasses.asdict(generated)
     if not as_json:
+        typer.echo(generated.text())
         typer.echo(f"dbt build in {workdir} (target {chosen.target})")
     started = time.monotonic()
     selection = select or dbt.default_selection(chosen, table)

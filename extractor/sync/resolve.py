@@ -105,9 +105,7 @@ def resolve_table(conn: Any, table: TableConfig) -> ResolvedTable:
         if not mysql.has_index_prefix(info, [cursor]):
             warnings.append(
                 f"no index starts with {cursor}: every incremental run scans the whole table — "
-                f"CREATE INDEX {_q(f'ix_{table.source_name}_{cursor}'[:64])}"
-                f" ON {_q(table.source_db)}.{_q(table.source_name)}"
-                f" ({', '.join(_q(c) for c in cdc.order_columns(cursor, ids))})"
+                + discovery.create_index_sql(table.source_db, table.source_name, cdc.order_columns(cursor, ids))
             )
     else:
         cursor = None

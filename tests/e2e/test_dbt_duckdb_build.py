@@ -240,10 +240,7 @@ def test_staging_equals_the_current_source_state(
     assert sorted(got) == sorted(expected)
     for k, row in expected.items():
         for column, value in row.items():
-            column = "product_name" if (table, column) == ("products", "name") else column
-            if column == "is_active":
-                assert got[k][column] is (value == 1)
-            elif not column.startswith("_"):
+            if not column.startswith("_"):  # generated staging: the source's own names and types
                 assert got[k][column] == value, (table, k, column)
 
 

@@ -1,12 +1,13 @@
--- SCD Type 2 of customers built from every extracted version in landing (not from snapshots, which only
--- see the state at each build): one row per distinct (customer_id, updated_at), valid from its updated_at
--- (the first version from created_at) until the next version, or until a newer delete tombstone.
+-- SCD Type 2 of customers for the marts, on the generated history (hist_sales__customers: one version per
+-- distinct (customer_id, updated_at) from every extracted version, valid until the next version or a newer
+-- delete tombstone). Added here: tier rank and country name, the first version valid from created_at (an
+-- order placed before the customer's first extracted update still finds it), and an unknown member.
 
 with
 
-landed as (
+history as (
 
-    select * from {{ ref('lnd_sales__customers') }}
+    select * from {{ ref('hist_sales__customers') }}
 
 ),
 
@@ -22,98 +23,43 @@ countries as (
 
 ),
 
--- the same version landed in several batches (crash windows) counts once: the latest landing wins
 versions as (
 
     select
-        landed.*,
-        row_number() over (
-            partition by landed.customer_id, landed.updated_at
-            order by landed._extracted_at desc, landed._batch_id desc
-        ) as landing_rank
-    from landed
-    where landed._op = 'U'
-
-),
-
-deletions as (
-
-    select
-        landed.customer_id,
-        landed._extracted_at,
-        landed._batch_id,
-        row_number() over (
-            partition by landed.customer_id
-            order by landed._extracted_at desc, landed._batch_id desc
-        ) as deletion_rank
-    from landed
-    where landed._op = 'D'
-
-),
-
-sequenced as (
-
-    select
-        versions.*,
-        row_number() over (partition by versions.customer_id order by versions.updated_at) as version_number,
-        lead(versions.updated_at) over (partition by versions.customer_id order by versions.updated_at) as next_updated_at
-    from versions
-    where versions.landing_rank = 1
-
-),
-
-windowed as (
-
-    select
-        sequenced.*,
+        history.*,
         case
-            when sequenced.version_number = 1 then least(sequenced.created_at, sequenced.updated_at)
-            else sequenced.updated_at
-        end as valid_from,
-        (
-            sequenced.next_updated_at is null
-            and deletions.customer_id is not null
-            and (
-                deletions._extracted_at > sequenced._extracted_at
-                or (deletions._extracted_at = sequenced._extracted_at and deletions._batch_id >= sequenced._batch_id)
-            )
-        ) as is_deleted,
-        {{ utc_timestamp('deletions._extracted_at') }} as deleted_at
-    from sequenced
-    left join deletions
-        on deletions.customer_id = sequenced.customer_id
-        and deletions.deletion_rank = 1
+            when history.version_number = 1 then least(history.created_at, history.valid_from)
+            else history.valid_from
+        end as customer_valid_from
+    from history
 
 ),
 
-history as (
+dimension as (
 
     select
-        {{ hash_key(['windowed.customer_id', 'windowed.valid_from']) }} as customer_sk,
-        windowed.customer_id as customer_id,
-        windowed.email as email,
-        windowed.full_name as full_name,
-        windowed.tier as tier,
+        {{ hash_key(['versions.customer_id', 'versions.customer_valid_from']) }} as customer_sk,
+        versions.customer_id as customer_id,
+        versions.email as email,
+        versions.full_name as full_name,
+        versions.tier as tier,
         tiers.tier_rank as tier_rank,
-        windowed.country_code as country_code,
+        versions.country_code as country_code,
         countries.country_name as country_name,
-        windowed.city as city,
-        windowed.address as address,
-        windowed.created_at as created_at,
-        windowed.updated_at as updated_at,
-        windowed.valid_from as valid_from,
-        case
-            when windowed.next_updated_at is not null then windowed.next_updated_at
-            when windowed.is_deleted then greatest(windowed.deleted_at, windowed.valid_from)
-        end as valid_to,
-        (windowed.next_updated_at is null and not windowed.is_deleted) as is_current,
-        windowed.is_deleted as is_deleted,
-        windowed._batch_id as _batch_id
-    from windowed
+        versions.city as city,
+        versions.address as address,
+        versions.created_at as created_at,
+        versions.updated_at as updated_at,
+        versions.customer_valid_from as valid_from,
+        versions.valid_to as valid_to,
+        versions.is_current as is_current,
+        versions.is_deleted as is_deleted,
+        versions._batch_id as _batch_id
+    from versions
     left join tiers
-        on tiers.tier = windowed.tier
+        on tiers.tier = versions.tier
     left join countries
-        on countries.country_code = windowed.country_code
+        on countries.country_code = versions.country_code
 
 ),
 
@@ -140,6 +86,6 @@ unknown_member as (
 
 )
 
-select * from history
+select * from dimension
 union all
 select * from unknown_member

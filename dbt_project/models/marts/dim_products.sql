@@ -1,92 +1,45 @@
--- SCD Type 2 of products built from landing. products is extracted with full_sync (the whole table every
--- run, tombstones for removed keys), so a new version is a run whose row differs from the previous run's;
--- it is valid from that run's extraction (the first version from created_at) until the next change or delete.
+-- SCD Type 2 of products for the marts, on the generated history (hist_sales__products: products is
+-- extracted with full_sync, so a version is a run whose row differs from the previous run's, valid from that
+-- run's extraction until the next change or delete). Added here: business names (product_name, a boolean
+-- is_active), the first version valid from created_at, and an unknown member.
 
 with
 
-landed as (
-
-    select
-        landed.*,
-        {{ batch_run_id('landed._batch_id') }} as run_id
-    from {{ ref('lnd_sales__products') }} as landed
-
-),
-
--- one row per product per run (a run may span several files); a tombstone wins within its run
-per_run as (
-
-    select
-        landed.*,
-        row_number() over (
-            partition by landed.product_id, landed.run_id
-            order by case when landed._op = 'D' then 0 else 1 end, landed._extracted_at desc, landed._batch_id desc
-        ) as run_rank
-    from landed
-
-),
-
-hashed as (
-
-    select
-        per_run.*,
-        {{ hash_key(['per_run._op', 'per_run.sku', 'per_run.name', 'per_run.category', 'per_run.unit_price', 'per_run.is_active', 'per_run.created_at']) }} as row_hash
-    from per_run
-    where per_run.run_rank = 1
-
-),
-
-changes as (
-
-    select
-        hashed.*,
-        lag(hashed.row_hash) over (partition by hashed.product_id order by hashed.run_id) as previous_row_hash
-    from hashed
-
-),
-
-events as (
-
-    select
-        changes.*,
-        row_number() over (partition by changes.product_id order by changes.run_id) as event_number,
-        lead(changes._extracted_at) over (partition by changes.product_id order by changes.run_id) as next_event_at,
-        lead(changes._op) over (partition by changes.product_id order by changes.run_id) as next_op
-    from changes
-    where changes.previous_row_hash is null
-        or changes.previous_row_hash <> changes.row_hash
-
-),
-
 history as (
 
-    select
-        events.product_id as product_id,
-        events.sku as sku,
-        events.name as product_name,
-        events.category as category,
-        events.unit_price as unit_price,
-        (events.is_active = 1) as is_active,
-        events.created_at as created_at,
-        case
-            when events.event_number = 1 then least(events.created_at, {{ utc_timestamp('events._extracted_at') }})
-            else {{ utc_timestamp('events._extracted_at') }}
-        end as valid_from,
-        {{ utc_timestamp('events.next_event_at') }} as valid_to,
-        (events.next_event_at is null) as is_current,
-        coalesce(events.next_op = 'D', false) as is_deleted,
-        events._batch_id as _batch_id
-    from events
-    where events._op = 'U'
+    select * from {{ ref('hist_sales__products') }}
 
 ),
 
-keyed as (
+versions as (
 
     select
-        {{ hash_key(['history.product_id', 'history.valid_from']) }} as product_sk,
-        history.*
+        history.*,
+        case
+            when history.version_number = 1 then least(history.created_at, history.valid_from)
+            else history.valid_from
+        end as product_valid_from
     from history
+
+),
+
+dimension as (
+
+    select
+        {{ hash_key(['versions.product_id', 'versions.product_valid_from']) }} as product_sk,
+        versions.product_id as product_id,
+        versions.sku as sku,
+        versions.name as product_name,
+        versions.category as category,
+        versions.unit_price as unit_price,
+        (versions.is_active = 1) as is_active,
+        versions.created_at as created_at,
+        versions.product_valid_from as valid_from,
+        versions.valid_to as valid_to,
+        versions.is_current as is_current,
+        versions.is_deleted as is_deleted,
+        versions._batch_id as _batch_id
+    from versions
 
 ),
 
@@ -109,6 +62,6 @@ unknown_member as (
 
 )
 
-select * from keyed
+select * from dimension
 union all
 select * from unknown_member
