@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from extractor.config import Pipeline, TableConfig
+from extractor.names import model_name
 
 FORMAT_VERSION = 1
 
@@ -70,7 +71,7 @@ def pipeline_plan(pipeline: Pipeline, names: list[str] | None = None) -> Pipelin
             name=t.name, level=i, source_table=t.source_table, target=t.target, strategy=t.cdc_strategy,
             table_type=t.table_type, cursor_column=t.cursor_column, id_columns=list(t.id_columns),
             depends_on=list(t.depends_on), dbt_selector=f"source:{pipeline.name}.{t.target}+",
-            landing_model=f"lnd_{pipeline.name}__{t.target}",
+            landing_model=model_name("landing", pipeline.name, t.target),
         )
         for i, level in enumerate(levels) for t in level
     ]

@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -377,21 +377,6 @@ class PymysqlReader:
             return rows_to_result(rows, columns)
 
         return _read_with_retries(attempt, where)
-
-    def iter_batches(
-        self, columns: Sequence[Column], from_sql: str, params: Sequence[Any], batch_rows: int = 100_000,
-    ) -> Iterator[ReadResult]:
-        """Stream an unpaginated query in batches (server-side cursor; the connection is busy meanwhile)."""
-        sql = build_select(columns, from_sql, "pymysql")
-        try:
-            with self._guard(columns), self._connection().cursor(pymysql.cursors.SSCursor) as cur:
-                cur.execute(sql, _pymysql_params(params))
-                while rows := cur.fetchmany(batch_rows):
-                    yield rows_to_result(rows, columns)
-        except _LostConnection as lost:  # a stream cannot be resumed halfway: the caller re-runs it
-            self.close()
-            raise SourceError(f"lost the MySQL connection while streaming: {lost.detail}",
-                              where=_table_of(columns)) from None
 
     def _guard(self, columns: Sequence[Column]) -> _ErrorGuard:
         return _ErrorGuard(self._source, columns)

@@ -28,10 +28,11 @@ import pyarrow.parquet as pq
 
 from extractor.errors import LakeError, WarehouseError
 from extractor.lake import Storage, TableLayout
+from extractor.names import LINEAGE_COLUMNS
 from extractor.types import Column, redshift_type, redshift_type_for_arrow
 
 #: Lineage columns: fixed Redshift types (``_extracted_at`` is a UTC instant loaded into TIMESTAMP).
-LINEAGE_TYPES = {"_extracted_at": "TIMESTAMP", "_batch_id": "VARCHAR(64)", "_op": "CHAR(1)"}
+LINEAGE_TYPES = dict(zip(LINEAGE_COLUMNS, ("TIMESTAMP", "VARCHAR(64)", "CHAR(1)"), strict=True))
 #: Parquet page compression for a Redshift target: COPY from Parquet runs through Redshift Spectrum, whose
 #: documentation names SNAPPY (and GZIP) for Parquet; zstd pages are not documented there.
 REDSHIFT_COMPRESSION = "snappy"

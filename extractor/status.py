@@ -31,15 +31,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from extractor import cdc, dbt, mysql
+import extractor.warehouse as warehouse_db
+from extractor import cdc, mysql
 from extractor.config import Pipeline, Project, TableConfig
 from extractor.errors import ExtractorError, LakeError
 from extractor.lake import Storage, TableLayout, open_lake, run_key
+from extractor.names import model_name
 from extractor.quoting import as_template, quote_ident
 from extractor.state import LockInfo, Watermark, WatermarkStore, read_lock, stale_reason
 from extractor.strategies import uses_cursor
@@ -381,11 +382,10 @@ def _warehouse_side(project: Project, pipeline: Pipeline, chosen: list[TableConf
             status.warehouse = {"error": "the pipeline has no target"}
         return
     target = project.target(pipeline.target)
-    schema = dbt.landing_schema("main") if target.type == "duckdb" else dbt.landing_schema(
-        os.environ.get("REDSHIFT_SCHEMA", "analytics"))
-    relations = {cfg.target: dbt.landing_model_name(pipeline.name, cfg.target) for cfg in chosen}
+    schema = warehouse_db.landing_schema_of(target)
+    relations = {cfg.target: model_name("landing", pipeline.name, cfg.target) for cfg in chosen}
     try:
-        newest = dbt.landing_freshness(target, schema, relations)
+        newest = warehouse_db.landing_freshness(target, schema, relations)
     except ExtractorError as err:
         for status in statuses:
             status.warehouse = {"error": str(err)}

@@ -17,16 +17,14 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from extractor.errors import SourceError
+from extractor.names import LINEAGE_COLUMNS
 from extractor.quoting import quote_ident
 
 ReaderKind = Literal["connectorx", "pymysql"]
 
 #: Lineage columns appended to every lake file (after the source columns, in this order).
-LINEAGE_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("_extracted_at", pa.timestamp("us", tz="UTC")),
-    ("_batch_id", pa.string()),
-    ("_op", pa.string()),
-]
+LINEAGE_FIELDS: list[tuple[str, pa.DataType]] = list(zip(
+    LINEAGE_COLUMNS, (pa.timestamp("us", tz="UTC"), pa.string(), pa.string()), strict=True))
 
 #: Marker the connectorx select list returns for a zero (or partly zero) DATE/DATETIME/TIMESTAMP value.
 ZERO_DATE_SENTINEL = -(1 << 62)

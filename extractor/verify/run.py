@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import extractor.warehouse as warehouse_db
 from extractor import cdc, mysql
 from extractor.config import Pipeline, Project, TableConfig, TargetConnection
 from extractor.errors import ExtractorError, LakeError, SourceError, WarehouseError
 from extractor.lake import Storage, TableLayout, open_lake
+from extractor.names import model_name
 from extractor.state import WatermarkStore
 from extractor.sync.reconcile import open_lake_duckdb
 from extractor.verify.compare import _guarded, _merge, _reading, _reshape
@@ -32,10 +34,7 @@ def _warehouse_path(project: Project, pipeline: Pipeline, target: str | None) ->
 
 
 def _staging_relation(db: Any, pipeline: str, table: str, schema: str) -> list[str] | None:
-    rows = db.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, f"stg_{pipeline}__{table}"]).fetchall()
-    return [r[0] for r in rows] or None
+    return warehouse_db.relation_columns(db, schema, model_name("staging", pipeline, table))
 
 
 def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, storage: Storage,
@@ -95,12 +94,12 @@ def verify_table(project: Project, pipeline: Pipeline, table: TableConfig, *, st
         if staging_cols is not None:
             select = ", ".join(_dq(lowered[names[i].lower()]) for i in common)
             keys = ", ".join(_dq(lowered[i.lower()]) for i in rt.ids)
-            sql = f"select {keys}, {select} from {staging_schema}.{_dq(f'stg_{pipeline.name}__{table.target}')} " \
-                  f"order by {keys}"
+            staging = model_name("staging", pipeline.name, table.target)
+            sql = f"select {keys}, {select} from {staging_schema}.{_dq(staging)} order by {keys}"
             wh_kinds = [*key_kinds, *[kinds[i] for i in common]]
             wh_rows = _guarded(_duckdb_rows(warehouse, sql, wh_kinds, len(rt.ids),
                                             list(range(len(rt.ids), len(rt.ids) + len(common)))),
-                               _reading(WarehouseError, "the staging model", f"stg_{pipeline.name}__{table.target}",
+                               _reading(WarehouseError, "the staging model", staging,
                                         "run `dbt build`, then verify"))
         src_rows = _guarded(_source_rows(source, table, columns, rt.ids, common, window, rt.cursor),
                             _reading(SourceError, "the table from MySQL", table.source_table,
@@ -123,13 +122,7 @@ def verify_pipeline(project: Project, pipeline: str | Pipeline, *, tables: Seque
     wh_db = None
     path = _warehouse_path(project, pipe, target) if warehouse else None
     if path is not None and path.exists():
-        import duckdb
-
-        try:
-            wh_db = duckdb.connect(str(path), read_only=True)
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open the warehouse: {exc}", where=str(path),
-                                 hint="is dbt still building? verify after it finishes") from None
+        wh_db = warehouse_db.open_duckdb(path)
     try:
         for table in chosen:
             try:
