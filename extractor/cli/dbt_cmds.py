@@ -73,10 +73,10 @@ def acknowledge(
     config_dir: ConfigDirOption = None, env: EnvOption = None, as_json: JsonOption = False,
 ) -> None:
     """Record in each watermark which pending batches reached the warehouse's landing models."""
-    from extractor import dbt
+    from extractor.acknowledge import acknowledge
 
     project = open_project(config_dir, env)
-    acks = dbt.acknowledge(project, pick_pipeline(project, pipeline), tables=table)
+    acks = acknowledge(project, pick_pipeline(project, pipeline), tables=table)
     emit([dataclasses.asdict(a) for a in acks], as_json, "\n".join(
         f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; {a.still_pending} pending"
         for a in acks))

@@ -169,6 +169,7 @@ def run(
 ) -> None:
     """Extract, then `dbt build`, then record which batches reached the warehouse (load stage)."""
     from extractor import dbt
+    from extractor.acknowledge import acknowledge
     from extractor.sync import SyncOptions
 
     project = open_project(config_dir, env)
@@ -203,7 +204,7 @@ def run(
         emit(result, as_json, "nothing acknowledged: the build failed")
         typer.echo(f"error: dbt build failed with exit code {code}", err=True)
         raise typer.Exit(code)
-    acks = dbt.acknowledge(project, chosen, tables=table)
+    acks = acknowledge(project, chosen, tables=table)
     result["acknowledged"] = [dataclasses.asdict(a) for a in acks]
     text = "\n".join(f"acknowledged {a.table}: {a.acknowledged} batch(es), {a.rows:,} rows; "
                      f"{a.still_pending} pending" for a in acks)
