@@ -1,4 +1,6 @@
-"""The warehouse side from Python: generate dbt sources from a pipeline, run dbt, read acknowledgements.
+"""dbt from Python: generate dbt sources from a pipeline, and run dbt.
+
+Over 400 lines: sources rendering and the dbt run share the project-directory and target rules kept here.
 
 - ``render_sources`` / ``write_sources``: the pipeline YAML is the single source of truth for the dbt
   sources (keys, cursor, strategy and table type travel in ``meta``; the lake location in source-level
@@ -6,8 +8,8 @@
   come from the lake's Parquet schema or the MySQL catalogue; when none are given the columns already in
   the generated file are kept.
 - ``build``: runs dbt as a subprocess of this interpreter; its output goes straight to the user.
-- ``acknowledged_batches``: which ``_batch_id``s reached the landing models, read through the same
-  warehouse dbt writes to.
+- Which batches reached the warehouse is read by :mod:`extractor.warehouse` and recorded by
+  :mod:`extractor.acknowledge`.
 
 The pipeline may be an ``extractor.config.Pipeline`` or a plain mapping loaded from the pipeline YAML
 (same attribute/key names), so this module does not depend on the config loader.

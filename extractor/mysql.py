@@ -1,4 +1,7 @@
-"""The control connection: connecting safely, discovering tables, reading bounds and the server clock."""
+"""The control connection: connecting safely, discovering tables, reading bounds and the server clock.
+
+Over 400 lines: connecting (TLS, tunnel, retries) and the catalogue queries share one connection class.
+"""
 
 from __future__ import annotations
 

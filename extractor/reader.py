@@ -1,5 +1,7 @@
 """Rows → Arrow: a fast connectorx reader and a pure-Python pymysql reader with identical output.
 
+Over 400 lines: two readers with identical output, and the error mapping they share.
+
 The caller hands over the query *after* the select list (``FROM `db`.`t` WHERE … ORDER BY … LIMIT n``
 with ``%s`` placeholders) and the columns to read; the reader writes the select list itself, because
 what each driver can decode exactly differs. Both return a table that conforms to ``arrow_schema``.

@@ -1,5 +1,7 @@
 """Loading the lake into Redshift: one connection truth, COPY plans built from the files, a real login check.
 
+Over 400 lines: COPY load plans, oversize limits and the login check are all Redshift's rules.
+
 - ``plan_table`` / ``plan_loads``: at build time (``extractor run``, also with ``--skip-extract``) the files
   to load — the watermark's pending files, or with ``backfill`` every data file still in the lake — are
   grouped into runs of consecutive files with the same Parquet schema (read from each file's footer). Each

@@ -1,4 +1,7 @@
-"""Watermark documents (typed, exact cursor values) and the single-writer table lock, kept in the lake."""
+"""Watermark documents (typed, exact cursor values) and the single-writer table lock, kept in the lake.
+
+Over 400 lines: the watermark document's models and the lock that guards it are one state format.
+"""
 
 from __future__ import annotations
 

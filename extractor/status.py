@@ -1,5 +1,7 @@
 """``extractor status``: per table, what an operator or a scheduler needs to decide whether to alert.
 
+Over 400 lines: each reported field (run, position, lag, pending, lock, freshness) has its own small reader here.
+
 For every table of a pipeline: the last run (when, outcome, rows; from the watermark's mysql stage and
 ``runs/<run_id>.json``), the watermark position, how far the lake is behind the source, the pending
 (unacknowledged) batches and their age, the lock and whether its holder is alive, and the newest batch in

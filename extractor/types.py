@@ -1,5 +1,7 @@
 """The one MySQL → Arrow → Redshift type map, and how each reader must select a column.
 
+Over 400 lines: the one type map, every MySQL type's Arrow and Redshift form and how each reader selects it.
+
 Schemas are declared from ``information_schema`` (never inferred from values). Redshift has no unsigned
 types, so unsigned integers widen to the next signed type and BIGINT UNSIGNED becomes decimal(20,0);
 DECIMAL wider than 38 digits is kept as exact text (no engine downstream reads decimal256 correctly).

@@ -1,5 +1,7 @@
 """One table's run, under its lock.
 
+Over 400 lines: the run's steps in order, each a short method calling the sync package's other modules.
+
 1. load the watermark; if the previous run crashed, adopt the files it wrote but did not commit
    (:mod:`.recovery`) — nothing is re-extracted, nothing duplicated;
 2. mark the run as started (conditional write), resolve the plan and the upper bound (:mod:`.bounds`);
