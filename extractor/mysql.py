@@ -56,6 +56,16 @@ class TableInfo:
     #: ``information_schema.COLUMNS.EXTRA`` per column name, where not empty (``on update current_timestamp()``).
     extra: dict[str, str] = field(default_factory=dict)
 
+    def column(self, name: str) -> Column:
+        """The column called ``name``; a ConfigError naming it, with a close-match suggestion, otherwise."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise ConfigError(
+            f"column {name!r} not found in {self.db}.{self.name}",
+            hint=_suggest(name, [c.name for c in self.columns]),
+        )
+
 
 class TableNotFound(ConfigError):
     """The configuration (or ``--table``) names a table MySQL does not have: a configuration error (exit 2).
