@@ -61,8 +61,7 @@ def configure(fmt: LogFormat = "human", level: str | None = None) -> None:
     for old in list(_root.handlers):
         _root.removeHandler(old)
     _root.addHandler(handler)
-    _root.setLevel(chosen)
-    _root.propagate = False
+    _root.setLevel(chosen)  # records still propagate: a host application's (or pytest's) root handlers see them
 
 
 def stage(pipeline: str, table: str, name: str, **fields: Any) -> None:
