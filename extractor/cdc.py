@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-Strategy = Literal["hybrid", "timestamp", "id", "full_sync"]
+from extractor.strategies import Strategy
+
 Phase = Literal["snapshot", "incremental", "full"]
 
 

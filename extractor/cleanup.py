@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from extractor.errors import ConfigError
-from extractor.lake import ObjectInfo, Storage, TableLayout, batch_id
-from extractor.state import Watermark
+from extractor.lake import ObjectInfo, Storage, TableLayout, batch_id, open_lake
+from extractor.state import TableLock, Watermark, WatermarkStore
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhms])\s*$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
@@ -66,7 +68,7 @@ def plan_cleanup(storage: Storage, layout: TableLayout, watermark: Watermark | N
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     cutoff = now - older_than
-    pending = set()
+    pending: set[str] = set()
     if watermark is not None:
         for f in watermark.pending_files:
             pending.update((f.key, f.batch_id))
@@ -116,3 +118,29 @@ def execute_cleanup(storage: Storage, plan: CleanupPlan) -> int:
     storage.delete(manifests)
     storage.delete(data)
     return len(manifests) + len(data)
+
+
+def plan_tables(pipeline: Any, tables: list[str] | None, older_than: timedelta,
+                now: datetime) -> list[tuple[str, Storage, TableLayout, CleanupPlan]]:
+    """The cleanup plan of each table (all of the pipeline's by default): ``(name, storage, layout, plan)``."""
+    storage = open_lake(pipeline.lake)
+    plans = []
+    for name in tables or list(pipeline.tables):
+        layout = TableLayout.of(pipeline, pipeline.table(name))
+        wm, _ = WatermarkStore(storage, layout).load()
+        plans.append((name, storage, layout, plan_cleanup(storage, layout, wm, older_than=older_than, now=now)))
+    return plans
+
+
+def clean_tables(pipeline: Any, tables: list[str], older_than: timedelta) -> int:
+    """Delete each table's acknowledged files past the retention under its lock; the number deleted.
+
+    Each table is planned again under its lock: a sync may have run since the caller's first look.
+    """
+    deleted = 0
+    for name in tables:
+        storage, layout = open_lake(pipeline.lake), TableLayout.of(pipeline, pipeline.table(name))
+        with TableLock(storage, layout, owner=f"s3clean:{socket.gethostname()}", ttl_seconds=600):
+            fresh = plan_tables(pipeline, [name], older_than, datetime.now(UTC))[0][3]
+            deleted += execute_cleanup(storage, fresh)
+    return deleted

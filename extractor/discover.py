@@ -1,5 +1,7 @@
 """`extractor discover`: read a MySQL database's catalogue and propose a pipeline YAML for it.
 
+Over 400 lines: the proposal's rules (key, cursor, strategy, table type, dependencies) and their reasons.
+
 For every base table (views are skipped and listed) it chooses, and says why in a YAML comment:
 
 - the key: the primary key, else the narrowest unique key whose columns are all NOT NULL;
@@ -30,7 +32,8 @@ import yaml
 
 from extractor import cdc, discovery
 from extractor.errors import SourceError
-from extractor.mysql import TableInfo, describe_table, has_index_prefix, quote_ident
+from extractor.mysql import TableInfo, describe_table, has_index_prefix
+from extractor.quoting import quote_ident
 
 _IDENT = re.compile(r"[A-Za-z0-9_$]{1,64}")
 

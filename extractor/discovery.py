@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from extractor.mysql import quote_ident
+from extractor.quoting import quote_ident
 
 if TYPE_CHECKING:
     from extractor.mysql import TableInfo

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class ExtractorError(Exception):
     """Root of every error the extractor reports to a user.
@@ -48,8 +51,13 @@ class SourceUnreachable(SourceError):
     """
 
 
-class DataError(SourceError):
-    """A value cannot be represented faithfully (bad encoding, out-of-range value, NULL cursor policy)."""
+class DataError(ExtractorError):
+    """A value cannot be represented faithfully (bad encoding, out-of-range value, NULL cursor policy).
+
+    The fix is in the data, not in the connection: its own exit code, not MySQL's.
+    """
+
+    exit_code = 8
 
 
 class LakeError(ExtractorError):
@@ -72,3 +80,12 @@ class WarehouseError(ExtractorError):
     """dbt or the warehouse connection failed."""
 
     exit_code = 6
+
+
+def suggest(word: object, choices: Iterable[object], *, n: int = 1, cutoff: float = 0.6) -> str | None:
+    """``did you mean 'x'?`` (or ``'x' or 'y'`` with ``n`` > 1) for the closest of ``choices``, or None.
+
+    The one "did you mean" of the extractor: configuration keys, tables, columns, pipelines, strategies.
+    """
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=n, cutoff=cutoff)
+    return "did you mean " + " or ".join(f"'{m}'" for m in match) + "?" if match else None

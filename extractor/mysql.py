@@ -1,11 +1,14 @@
-"""The control connection: connecting safely, discovering tables, reading bounds and the server clock."""
+"""The control connection: connecting safely, discovering tables, reading bounds and the server clock.
+
+Over 400 lines: connecting (TLS, tunnel, retries) and the catalogue queries share one connection class.
+"""
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import ssl
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,11 +19,11 @@ import pymysql
 from pymysql.constants import CLIENT
 
 from extractor import retry, tunnel
-from extractor.errors import ConfigError, SourceError, SourceUnreachable
+from extractor.errors import ConfigError, SourceError, SourceUnreachable, suggest
+from extractor.quoting import as_template
+from extractor.secrets import redact, secret_value
 from extractor.types import Column
 
-# MySQL accepts any character in a quoted identifier except NUL (and no trailing space), up to 64.
-_IDENT = re.compile(r"^[^\x00-\x1f]{0,63}[^\x00-\x1f ]$")
 #: Every session the extractor opens (pymysql and connectorx) runs this first: values are UTC.
 UTC_SESSION = "SET time_zone = '+00:00'"
 
@@ -73,22 +76,6 @@ class TableNotFound(ConfigError):
     def __init__(self, table: str, *, where: str | None = None, hint: str | None = None) -> None:
         super().__init__(f"table '{table}' not found in MySQL", where=where, hint=hint)
         self.table = table
-
-
-def secret_value(source: SourceLike) -> str:
-    """The plain password of a source (SecretStr or str)."""
-    password = source.password
-    if password is None:
-        return ""
-    return password.get_secret_value() if hasattr(password, "get_secret_value") else str(password)
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
 
 
 def connect(
@@ -201,7 +188,7 @@ class _Connection(pymysql.connections.Connection):
     secrets: list[str] = []
 
     def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:
-        return _preferred_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)
+        return _preferred_tls_context() if sslp == {} else super()._create_ssl_ctx(sslp)  # type: ignore[misc]  # pymysql's hook, not in its stubs
 
     def query(self, sql: str | bytes, unbuffered: bool = False) -> int:
         """Run ``sql``; a read-only statement whose connection is lost reconnects and runs again.
@@ -219,7 +206,7 @@ class _Connection(pymysql.connections.Connection):
             return result
 
         def once() -> int:
-            if self._sock is None:  # lost in a previous attempt: pymysql closed it
+            if self._sock is None:  # type: ignore[attr-defined]  # lost in a previous attempt: pymysql closed it
                 self.connect()
             return int(super(_Connection, self).query(sql, unbuffered))
 
@@ -265,28 +252,6 @@ def _preferred_tls_context() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def quote_ident(name: str) -> str:
-    """``name`` validated as a MySQL identifier and backtick-quoted (embedded backticks doubled)."""
-    if not isinstance(name, str) or not _IDENT.match(name):
-        raise SourceError(
-            f"invalid MySQL identifier {name!r}",
-            hint="identifiers are 1-64 characters, without control characters or a trailing space",
-        )
-    return "`" + name.replace("`", "``") + "`"
-
-
-_QUOTED = re.compile(r"`(?:[^`]|``)*`")
-
-
-def as_template(sql: str) -> str:
-    """``sql`` ready for a driver that %-formats it: ``%`` inside quoted identifiers doubled.
-
-    A ``%`` is a valid character in a MySQL name (`discount_%`); unescaped, pymysql and the connectorx
-    binder would take it for a placeholder. Only identifiers can hold one: values are always bound.
-    """
-    return _QUOTED.sub(lambda m: m.group(0).replace("%", "%%"), sql) if "%" in sql else sql
 
 
 def scalar(conn: pymysql.connections.Connection, sql: str, params: Sequence[Any] | None = None) -> Any:
@@ -421,13 +386,33 @@ def has_index_prefix(info: TableInfo, columns: Sequence[str]) -> bool:
     )
 
 
-def _suggest(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    shown = ", ".join(sorted(choices)[:10])
-    return f"available: {shown}" if shown else "no candidates"
-
-
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    """A close match among ``choices``, else the first ten of them."""
+    shown = ", ".join(sorted(choices)[:10])
+    return suggest(name, choices, n=3, cutoff=0.5) or (f"available: {shown}" if shown else "no candidates")
+
+
+def check(source: SourceLike) -> dict[str, Any]:
+    """Connect (through the SSH tunnel if there is one) and run ``SELECT VERSION()``, with timings.
+
+    A failure raises a SourceError that never holds the password.
+    """
+    start = time.perf_counter()
+    link = connect(source)
+    try:
+        connected = time.perf_counter()
+        server = scalar(link, "SELECT VERSION()")
+    except pymysql.err.MySQLError as exc:
+        raise SourceError(f"SELECT VERSION() failed: {exc}", where=tunnel.address(source)) from None
+    finally:
+        link.close()
+    result: dict[str, Any] = {"status": "ok", "connect_ms": round((connected - start) * 1000, 1),
+                              "latency_ms": round((time.perf_counter() - connected) * 1000, 1)}
+    bastion = getattr(source, "ssh_tunnel", None)
+    via = f", via SSH {bastion.host}:{bastion.port}" if bastion else ""
+    result["detail"] = f"{server} ({result['latency_ms']} ms query, {result['connect_ms']} ms connect{via})"
+    return result

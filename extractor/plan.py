@@ -8,11 +8,11 @@ JSON form is versioned (``format_version``); fields are only ever added.
 
 from __future__ import annotations
 
-import graphlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from extractor.config import Pipeline, TableConfig
+from extractor.names import model_name
 
 FORMAT_VERSION = 1
 
@@ -59,34 +59,8 @@ def dbt_selector(pipeline: str, targets: list[str]) -> str:
 
 
 def dependency_levels(pipeline: Pipeline, names: list[str] | None = None) -> list[list[TableConfig]]:
-    """The selected tables (all by default) in levels; configuration order within a level.
-
-    A table's level is one more than the deepest selected table it depends on, directly or through tables
-    outside the selection (``graphlib.TopologicalSorter`` gives an order in which those are known).
-    """
-    chosen = {pipeline.table(n).name for n in names} if names is not None else set(pipeline.tables)
-    graph = {name: table.depends_on for name, table in pipeline.tables.items()}
-    depth: dict[str, int] = {}
-    for name in graphlib.TopologicalSorter(graph).static_order():  # cycles were refused by config.Pipeline
-        if name in chosen:
-            depth[name] = 1 + max((depth[d] for d in _reachable(name, pipeline) & chosen), default=-1)
-    levels: list[list[TableConfig]] = [[] for _ in range(1 + max(depth.values(), default=-1))]
-    for name, table in pipeline.tables.items():
-        if name in depth:
-            levels[depth[name]].append(table)
-    return levels
-
-
-def _reachable(name: str, pipeline: Pipeline) -> set[str]:
-    """Every table ``name`` depends on, directly or through others."""
-    seen: set[str] = set()
-    stack = list(pipeline.tables[name].depends_on)
-    while stack:
-        dep = stack.pop()
-        if dep not in seen:
-            seen.add(dep)
-            stack.extend(pipeline.tables[dep].depends_on)
-    return seen
+    """The selected tables (all by default) in levels; configuration order within a level."""
+    return pipeline.ordered_tables(names)
 
 
 def pipeline_plan(pipeline: Pipeline, names: list[str] | None = None) -> PipelinePlan:
@@ -97,7 +71,7 @@ def pipeline_plan(pipeline: Pipeline, names: list[str] | None = None) -> Pipelin
             name=t.name, level=i, source_table=t.source_table, target=t.target, strategy=t.cdc_strategy,
             table_type=t.table_type, cursor_column=t.cursor_column, id_columns=list(t.id_columns),
             depends_on=list(t.depends_on), dbt_selector=f"source:{pipeline.name}.{t.target}+",
-            landing_model=f"lnd_{pipeline.name}__{t.target}",
+            landing_model=model_name("landing", pipeline.name, t.target),
         )
         for i, level in enumerate(levels) for t in level
     ]

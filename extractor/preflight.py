@@ -2,7 +2,7 @@
 
 For each table: the table exists, every configured column exists (cursor, keys, validation, exclusions),
 the cursor has an orderable type, ``id_columns`` are a primary or unique NOT NULL key, and whether an index
-serves incremental reads (a warning). This is :func:`extractor.pipeline.resolve_table`, the function a
+serves incremental reads (a warning). This is :func:`extractor.sync.resolve_table`, the function a
 table's run starts with, so both always check the same things. Only ``information_schema`` is read.
 """
 
@@ -64,7 +64,7 @@ def check_source(pipeline: Any, source: Any) -> SourceCheck:
 
     A source that cannot be connected to raises (one error for the pipeline, as ``sync`` does).
     """
-    from extractor.pipeline import resolve_table  # noqa: PLC0415  (pyarrow & co. only when asked for)
+    from extractor.sync import resolve_table  # noqa: PLC0415  (pyarrow & co. only when asked for)
 
     conn = mysql.connect(source)
     try:

@@ -1,5 +1,7 @@
 """Rows → Arrow: a fast connectorx reader and a pure-Python pymysql reader with identical output.
 
+Over 400 lines: two readers with identical output, and the error mapping they share.
+
 The caller hands over the query *after* the select list (``FROM `db`.`t` WHERE … ORDER BY … LIMIT n``
 with ``%s`` placeholders) and the columns to read; the reader writes the select list itself, because
 what each driver can decode exactly differs. Both return a table that conforms to ``arrow_schema``.
@@ -15,7 +17,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -28,6 +30,8 @@ from pymysql.constants import FIELD_TYPE
 
 from extractor import mysql, retry, tunnel
 from extractor.errors import ConfigError, DataError, SourceError, SourceUnreachable
+from extractor.quoting import as_template
+from extractor.secrets import redact, secret_value
 from extractor.types import (
     DATE_KINDS,
     ZERO_DATE_SENTINEL,
@@ -94,7 +98,7 @@ def build_select(columns: Sequence[Column], from_sql: str, reader: ReaderKind, *
     if not from_sql.lstrip()[:5].upper().startswith("FROM") or not from_sql.lstrip()[4:5].isspace():
         raise ValueError(f"the query must start with FROM, got {from_sql[:40]!r}")
     select_list = ", ".join(select_expression(c, reader, native_dates=native_dates) for c in columns)
-    return mysql.as_template(f"SELECT {select_list} {from_sql.strip()}")
+    return as_template(f"SELECT {select_list} {from_sql.strip()}")
 
 
 def _libc_malloc_trim() -> Any:
@@ -285,8 +289,8 @@ class ConnectorxReader:
                 if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
                     raise
                 panicked = type(exc).__name__ == "PanicException"
-                secrets = [mysql.secret_value(self._source), uri, *tunnel.secrets(self._source)]
-                failure = mysql.redact(f"{type(exc).__name__}: {exc}", secrets)
+                secrets = [secret_value(self._source), uri, *tunnel.secrets(self._source)]
+                failure = redact(f"{type(exc).__name__}: {exc}", secrets)
             if failure is None:
                 return _conform_connectorx(raw, columns)
             if native and panicked:  # a zero or invalid date: read this table's dates exactly from now on
@@ -376,21 +380,6 @@ class PymysqlReader:
 
         return _read_with_retries(attempt, where)
 
-    def iter_batches(
-        self, columns: Sequence[Column], from_sql: str, params: Sequence[Any], batch_rows: int = 100_000,
-    ) -> Iterator[ReadResult]:
-        """Stream an unpaginated query in batches (server-side cursor; the connection is busy meanwhile)."""
-        sql = build_select(columns, from_sql, "pymysql")
-        try:
-            with self._guard(columns), self._connection().cursor(pymysql.cursors.SSCursor) as cur:
-                cur.execute(sql, _pymysql_params(params))
-                while rows := cur.fetchmany(batch_rows):
-                    yield rows_to_result(rows, columns)
-        except _LostConnection as lost:  # a stream cannot be resumed halfway: the caller re-runs it
-            self.close()
-            raise SourceError(f"lost the MySQL connection while streaming: {lost.detail}",
-                              where=_table_of(columns)) from None
-
     def _guard(self, columns: Sequence[Column]) -> _ErrorGuard:
         return _ErrorGuard(self._source, columns)
 
@@ -401,7 +390,7 @@ class PymysqlReader:
             try:
                 conn.close()
             except Exception:  # noqa: BLE001 - a dead socket cannot be closed politely
-                conn._force_close()
+                conn._force_close()  # type: ignore[attr-defined]  # pymysql's, not in its stubs
 
 
 class _LostConnection(Exception):
@@ -451,7 +440,7 @@ class _ErrorGuard:
                 where=where, hint=f"check the encoding of columns {', '.join(text_columns)}",
             ) from None
         if isinstance(exc, pymysql.err.MySQLError):
-            message = mysql.redact(str(exc), [mysql.secret_value(self._source)])
+            message = redact(str(exc), [secret_value(self._source)])
             if exc.args and exc.args[0] in mysql.TRANSIENT_ERRNOS:
                 raise _LostConnection(message) from None
             raise SourceError(f"query failed: {message}", where=where) from None

@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 from extractor import cdc, mysql, writer
 from extractor.errors import StateError
 from extractor.lake import ObjectInfo, Storage, TableLayout
-from extractor.lake_faults import read_with_retries
+from extractor.lake.faults import read_with_retries
+from extractor.quoting import quote_ident
 from extractor.state import Watermark, WatermarkStore, parse_watermark
+from extractor.strategies import uses_cursor
 
 
 def data_files(storage: Storage, layout: TableLayout) -> list[ObjectInfo]:
@@ -53,7 +55,7 @@ SnapshotRowsLeft = Callable[[Sequence[Any], Any], bool]
 def snapshot_rows_left(conn: Any, source_db: str, source_name: str, cursor_column: str,
                        id_columns: Sequence[str]) -> SnapshotRowsLeft:
     """A ``SnapshotRowsLeft`` asking MySQL (the snapshot's own page query, one row)."""
-    q = mysql.quote_ident
+    q = quote_ident
 
     def left(last_key: Sequence[Any], upper: Any) -> bool:
         plan = cdc.ExtractPlan(f"{q(source_db)}.{q(source_name)}", "hybrid", "snapshot", q(cursor_column),
@@ -84,7 +86,7 @@ def rebuild_watermark(storage: Storage, layout: TableLayout, *, table: str, pipe
                          hint=f"run `extractor sync -p {pipeline} -t {table}`: it starts with a full load")
     wm = Watermark.new(table=table, pipeline=pipeline, strategy=strategy, cursor_column=cursor_column,
                        id_columns=list(id_columns), source_table=source_table)
-    wm.phase = "snapshot" if strategy in ("hybrid", "timestamp") else "incremental"
+    wm.phase = "snapshot" if uses_cursor(strategy) else "incremental"
     written = [writer.read_written_file(storage, layout, o.key) for o in files]
     last: dict[str, Any] | None = None
     for file in written:

@@ -1,5 +1,7 @@
 """Loading the lake into Redshift: one connection truth, COPY plans built from the files, a real login check.
 
+Over 400 lines: COPY load plans, oversize limits and the login check are all Redshift's rules.
+
 - ``plan_table`` / ``plan_loads``: at build time (``extractor run``, also with ``--skip-extract``) the files
   to load — the watermark's pending files, or with ``backfill`` every data file still in the lake — are
   grouped into runs of consecutive files with the same Parquet schema (read from each file's footer). Each
@@ -28,10 +30,11 @@ import pyarrow.parquet as pq
 
 from extractor.errors import LakeError, WarehouseError
 from extractor.lake import Storage, TableLayout
+from extractor.names import LINEAGE_COLUMNS
 from extractor.types import Column, redshift_type, redshift_type_for_arrow
 
 #: Lineage columns: fixed Redshift types (``_extracted_at`` is a UTC instant loaded into TIMESTAMP).
-LINEAGE_TYPES = {"_extracted_at": "TIMESTAMP", "_batch_id": "VARCHAR(64)", "_op": "CHAR(1)"}
+LINEAGE_TYPES = dict(zip(LINEAGE_COLUMNS, ("TIMESTAMP", "VARCHAR(64)", "CHAR(1)"), strict=True))
 #: Parquet page compression for a Redshift target: COPY from Parquet runs through Redshift Spectrum, whose
 #: documentation names SNAPPY (and GZIP) for Parquet; zstd pages are not documented there.
 REDSHIFT_COMPRESSION = "snappy"
@@ -242,7 +245,7 @@ def plan_loads(project: Any, pipeline: Any, *, backfill: bool = False,
     chosen = [pipeline.table(n) for n in tables] if tables else list(pipeline.tables.values())
     plans = {}
     for t in chosen:
-        layout = TableLayout(pipeline.source, t.source_db, pipeline.target_schema, t.target)
+        layout = TableLayout.of(pipeline, t)
         wm, _ = WatermarkStore(storage, layout).load()
         plans[t.target] = plan_table(storage, layout, wm, build_id=build_id, backfill=backfill)
     return plans

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from extractor.mysql import quote_ident
+from extractor.quoting import quote_ident
 
 DDL = [
     """CREATE TABLE customers (

@@ -296,7 +296,7 @@ def stale_rows_query(table_sql: str, columns: Sequence[str], order_sql: Sequence
     Such a row holds a value (a DEFAULT, or a renamed column's data) the ALTER wrote without moving its
     cursor, so the lake has it NULL until the row is read again.
     """
-    from extractor.mysql import quote_ident
+    from extractor.quoting import quote_ident
 
     # (a, b) <= (x, y), expanded as the keyset queries do: a < x OR (a = x AND b <= y); a prefix position
     # bounds only the leading columns.

@@ -1,4 +1,7 @@
-"""Watermark documents (typed, exact cursor values) and the single-writer table lock, kept in the lake."""
+"""Watermark documents (typed, exact cursor values) and the single-writer table lock, kept in the lake.
+
+Over 400 lines: the watermark document's models and the lock that guards it are one state format.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ import base64
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import tenacity
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -20,9 +24,11 @@ from pydantic import (
     PlainValidator,
     ValidationError,
 )
+from tenacity import retry_if_exception_type, stop_after_attempt
 
 from extractor.errors import ExtractorError, LockError, StateError
 from extractor.lake import Storage, TableLayout
+from extractor.strategies import Strategy, uses_cursor
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ def encode_value(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in a watermark: {value!r}")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "float": float,
     "datetime": datetime.fromisoformat,
     "date": date.fromisoformat,
@@ -193,7 +199,7 @@ class Watermark(_Model):
     pipeline: str
     #: ``db.table`` the watermark tracks (None in documents written before it was recorded).
     source_table: str | None = None
-    strategy: Literal["hybrid", "timestamp", "id", "full_sync"]
+    strategy: Strategy
     cursor: CursorState = Field(default_factory=CursorState)
     phase: Literal["snapshot", "incremental"] = "snapshot"
     snapshot: SnapshotProgress = Field(default_factory=SnapshotProgress)
@@ -292,36 +298,11 @@ class WatermarkStore:
         fresh = Watermark.new(table=wm.table, pipeline=wm.pipeline, strategy=wm.strategy,
                               cursor_column=wm.cursor.column, id_columns=list(wm.cursor.id_columns),
                               source_table=wm.source_table)
-        fresh.phase = "snapshot" if wm.strategy in ("hybrid", "timestamp") else "incremental"
+        fresh.phase = "snapshot" if uses_cursor(wm.strategy) else "incremental"
         fresh.pending_files, fresh.load = list(wm.pending_files), wm.load
         fresh.version, fresh.created_at = wm.version, wm.created_at
         self.save(fresh, token)
         return True
-
-
-@dataclass(frozen=True)
-class WatermarkEntry:
-    """One watermark found under a prefix; ``error`` is set instead of ``watermark`` when it is corrupt."""
-
-    key: str
-    watermark: Watermark | None
-    error: str | None = None
-
-
-def list_watermarks(storage: Storage, prefix: str = "state/") -> list[WatermarkEntry]:
-    """Every watermark under ``prefix``; corrupt ones are reported, not raised."""
-    entries = []
-    for info in storage.list(prefix):
-        if not info.key.endswith(".json") or info.key.endswith(".schemas.json"):  # schema_versions' documents
-            continue
-        found = storage.get_bytes(info.key)
-        if found is None:
-            continue
-        try:
-            entries.append(WatermarkEntry(info.key, parse_watermark(found[0], storage.uri(info.key))))
-        except StateError as exc:
-            entries.append(WatermarkEntry(info.key, None, str(exc)))
-    return entries
 
 
 # ----------------------------------------------------------------------------------------------- lock
@@ -360,6 +341,10 @@ def stale_reason(info: LockInfo, now: datetime) -> str | None:
     return None
 
 
+class _LockRaced(Exception):
+    """The lock changed between being read and being written: look at it again."""
+
+
 class TableLock:
     """Single writer per table: a lock object created with If-None-Match, taken over only when stale.
 
@@ -389,44 +374,55 @@ class TableLock:
         return info.model_dump_json(indent=2).encode()
 
     def acquire(self) -> TableLock:
-        """Take the lock or raise ``LockError`` naming the holder."""
+        """Take the lock or raise ``LockError`` naming the holder.
+
+        Taking it races other extractors starting at the same moment: a lock that changed between being
+        read and being written is looked at again, up to five times (``tenacity``), with no wait.
+        """
         if self.held:
             return self
         key = self.layout.lock_key
-        for _attempt in range(5):
-            self._acquired_at = _now()
-            try:
-                self._token = self.storage.put_bytes(key, self._document(), if_none_match=True)
-                return self
-            except StateError:
-                pass
-            found = self.storage.get_bytes(key)
-            if found is None:
-                continue  # released in between: try to create again
-            data, token = found
-            try:
-                holder = LockInfo.model_validate_json(data)
-            except ValidationError:
-                raise LockError(f"table {self.layout.display} has an unreadable lock",
-                                where=self.storage.uri(key),
-                                hint=f"if no extractor runs for it, run `{self._break_command()}`") from None
-            reason = stale_reason(holder, _now())
-            if reason is None:
-                raise LockError(
-                    f"table {self.layout.display} is locked by run {holder.run_id} (owner {holder.owner}, "
-                    f"pid {holder.pid} on host {holder.host}) since {holder.acquired_at.isoformat()}, "
-                    f"expires {holder.expires_at.isoformat()}",
-                    where=self.storage.uri(key),
-                    hint=f"wait for it, or if that process is dead run `{self._break_command()}` to break it")
-            try:
-                self._token = self.storage.put_bytes(key, self._document(), if_match=token)
-            except StateError:
-                continue  # someone else took it over first; look again
-            log.warning("took over the lock of %s from run %s (pid %s on %s): %s", self.layout.display,
-                        holder.run_id, holder.pid, holder.host, reason)
-            return self
-        raise LockError(f"table {self.layout.display}: the lock kept changing while acquiring it",
-                        where=self.storage.uri(key), hint="another extractor is starting; retry shortly")
+        try:
+            for attempt in tenacity.Retrying(retry=retry_if_exception_type(_LockRaced), stop=stop_after_attempt(5)):
+                with attempt:
+                    self._try_acquire(key)
+        except tenacity.RetryError:
+            raise LockError(f"table {self.layout.display}: the lock kept changing while acquiring it",
+                            where=self.storage.uri(key), hint="another extractor is starting; retry shortly") from None
+        return self
+
+    def _try_acquire(self, key: str) -> None:
+        """One attempt: create the lock, or take over a stale one; ``_LockRaced`` if it changed meanwhile."""
+        self._acquired_at = _now()
+        try:
+            self._token = self.storage.put_bytes(key, self._document(), if_none_match=True)
+            return
+        except StateError:
+            pass
+        found = self.storage.get_bytes(key)
+        if found is None:
+            raise _LockRaced  # released in between: try to create again
+        data, token = found
+        try:
+            holder = LockInfo.model_validate_json(data)
+        except ValidationError:
+            raise LockError(f"table {self.layout.display} has an unreadable lock",
+                            where=self.storage.uri(key),
+                            hint=f"if no extractor runs for it, run `{self._break_command()}`") from None
+        reason = stale_reason(holder, _now())
+        if reason is None:
+            raise LockError(
+                f"table {self.layout.display} is locked by run {holder.run_id} (owner {holder.owner}, "
+                f"pid {holder.pid} on host {holder.host}) since {holder.acquired_at.isoformat()}, "
+                f"expires {holder.expires_at.isoformat()}",
+                where=self.storage.uri(key),
+                hint=f"wait for it, or if that process is dead run `{self._break_command()}` to break it")
+        try:
+            self._token = self.storage.put_bytes(key, self._document(), if_match=token)
+        except StateError:
+            raise _LockRaced from None  # someone else took it over first; look again
+        log.warning("took over the lock of %s from run %s (pid %s on %s): %s", self.layout.display,
+                    holder.run_id, holder.pid, holder.host, reason)
 
     def refresh(self) -> None:
         """Extend the expiry; ``LockError`` if the lock was taken over meanwhile."""
@@ -445,7 +441,7 @@ class TableLock:
         if not self.held:
             return
         token, self._token = self._token, None
-        if not self.storage.delete_if_match(self.layout.lock_key, token):
+        if token is None or not self.storage.delete_if_match(self.layout.lock_key, token):
             log.warning("lock of %s was no longer ours at release; left it alone", self.layout.display)
 
     def _break_command(self) -> str:

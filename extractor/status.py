@@ -1,5 +1,7 @@
 """``extractor status``: per table, what an operator or a scheduler needs to decide whether to alert.
 
+Over 400 lines: each reported field (run, position, lag, pending, lock, freshness) has its own small reader here.
+
 For every table of a pipeline: the last run (when, outcome, rows; from the watermark's mysql stage and
 ``runs/<run_id>.json``), the watermark position, how far the lake is behind the source, the pending
 (unacknowledged) batches and their age, the lock and whether its holder is alive, and the newest batch in
@@ -31,16 +33,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from extractor import cdc, dbt, mysql
+import extractor.warehouse as warehouse_db
+from extractor import cdc, mysql
 from extractor.config import Pipeline, Project, TableConfig
 from extractor.errors import ExtractorError, LakeError
 from extractor.lake import Storage, TableLayout, open_lake, run_key
+from extractor.names import model_name
+from extractor.quoting import as_template, quote_ident
 from extractor.state import LockInfo, Watermark, WatermarkStore, read_lock, stale_reason
+from extractor.strategies import uses_cursor
 
 FORMAT_VERSION = 1
 EXIT_OK = 0
@@ -54,7 +59,7 @@ EXIT_DEAD_LOCK = 14
 WAITING_COUNT_CAP = 100_000
 #: Run reports read per pipeline when looking for runs that failed before touching a table's watermark.
 _MAX_REPORTS = 50
-_q = mysql.quote_ident
+_q = quote_ident
 
 
 @dataclass
@@ -127,7 +132,7 @@ def pipeline_status(project: Project, pipeline: Pipeline, *, tables: list[str] |
     marks: dict[str, Watermark | None] = {}
     for cfg in chosen:
         status = TableStatus(cfg.name, cfg.target, cfg.cdc_strategy)
-        layout = TableLayout(pipeline.source, cfg.source_db, pipeline.target_schema, cfg.target)
+        layout = TableLayout.of(pipeline, cfg)
         try:
             marks[cfg.name] = _lake_side(status, storage, layout, now, max_pending_age)
         except LakeError as err:
@@ -321,13 +326,13 @@ def _waiting(conn: Any, cfg: TableConfig, wm: Watermark | None, now: datetime) -
             finished = wm.mysql.finished_at
             found["lag_seconds"] = _round((now - finished).total_seconds()) if finished else None
         return found
-    if wm.phase == "snapshot" and strategy in ("hybrid", "timestamp"):
+    if wm.phase == "snapshot" and uses_cursor(strategy):
         plan = cdc.ExtractPlan(table_sql, strategy, "snapshot", None, tuple(_q(i) for i in ids), None, ids, None)
         position = tuple(wm.snapshot.last_key) if wm.snapshot.last_key else None
         started = wm.snapshot.started_at
         found["lag_seconds"] = _round((now - started).total_seconds()) if started else None
     else:
-        by_cursor = strategy in ("hybrid", "timestamp")
+        by_cursor = uses_cursor(strategy)
         plan = cdc.ExtractPlan(table_sql, strategy, "incremental", _q(cursor) if by_cursor and cursor else None,
                                tuple(_q(i) for i in ids), cursor if by_cursor else None, ids,
                                (newest,) if by_cursor else None)
@@ -337,7 +342,7 @@ def _waiting(conn: Any, cfg: TableConfig, wm: Watermark | None, now: datetime) -
             return found
     sql, params = cdc.page_query(plan, position, WAITING_COUNT_CAP + 1)
     found["rows_waiting"], found["rows_waiting_exact"] = _count(conn, sql, params)
-    if wm.phase == "snapshot" and strategy in ("hybrid", "timestamp"):
+    if wm.phase == "snapshot" and uses_cursor(strategy):
         return found
     if not found["rows_waiting"]:
         found["lag_seconds"] = 0.0
@@ -365,7 +370,7 @@ def _count(conn: Any, from_sql: str, params: list[Any]) -> tuple[int, bool]:
         return counted, True
     unbounded = body.rsplit(" ORDER BY ", 1)[0].rsplit(" LIMIT ", 1)[0]
     with conn.cursor() as cur:
-        cur.execute(mysql.as_template(f"EXPLAIN SELECT 1 {unbounded}"), params)
+        cur.execute(as_template(f"EXPLAIN SELECT 1 {unbounded}"), params)
         names = [d[0].lower() for d in cur.description]
         rows = [r[names.index("rows")] for r in cur.fetchall() if r[names.index("rows")] is not None]
     return max(counted, int(rows[0]) if rows else counted), False
@@ -379,11 +384,10 @@ def _warehouse_side(project: Project, pipeline: Pipeline, chosen: list[TableConf
             status.warehouse = {"error": "the pipeline has no target"}
         return
     target = project.target(pipeline.target)
-    schema = dbt.landing_schema("main") if target.type == "duckdb" else dbt.landing_schema(
-        os.environ.get("REDSHIFT_SCHEMA", "analytics"))
-    relations = {cfg.target: dbt.landing_model_name(pipeline.name, cfg.target) for cfg in chosen}
+    schema = warehouse_db.landing_schema_of(target)
+    relations = {cfg.target: model_name("landing", pipeline.name, cfg.target) for cfg in chosen}
     try:
-        newest = dbt.landing_freshness(target, schema, relations)
+        newest = warehouse_db.landing_freshness(target, schema, relations)
     except ExtractorError as err:
         for status in statuses:
             status.warehouse = {"error": str(err)}

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from extractor.errors import ConfigError, SourceError, SourceUnreachable
+from extractor.secrets import redact, secret_value
 
 if TYPE_CHECKING:  # asyncssh is imported by the first tunnel: a run without one does not pay ~140 ms for it
     import asyncssh
@@ -334,8 +335,6 @@ def _where(source: Any, tunnel: _Tunnel) -> str:
 
 
 def _redact(text: str, source: Any) -> str:
-    from extractor.mysql import redact, secret_value  # mysql imports this module
-
     return redact(str(text), [*secrets(source), secret_value(source)])
 
 

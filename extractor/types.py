@@ -1,5 +1,7 @@
 """The one MySQL → Arrow → Redshift type map, and how each reader must select a column.
 
+Over 400 lines: the one type map, every MySQL type's Arrow and Redshift form and how each reader selects it.
+
 Schemas are declared from ``information_schema`` (never inferred from values). Redshift has no unsigned
 types, so unsigned integers widen to the next signed type and BIGINT UNSIGNED becomes decimal(20,0);
 DECIMAL wider than 38 digits is kept as exact text (no engine downstream reads decimal256 correctly).
@@ -17,15 +19,14 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from extractor.errors import SourceError
+from extractor.names import LINEAGE_COLUMNS
+from extractor.quoting import quote_ident
 
 ReaderKind = Literal["connectorx", "pymysql"]
 
 #: Lineage columns appended to every lake file (after the source columns, in this order).
-LINEAGE_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("_extracted_at", pa.timestamp("us", tz="UTC")),
-    ("_batch_id", pa.string()),
-    ("_op", pa.string()),
-]
+LINEAGE_FIELDS: list[tuple[str, pa.DataType]] = list(zip(
+    LINEAGE_COLUMNS, (pa.timestamp("us", tz="UTC"), pa.string(), pa.string()), strict=True))
 
 #: Marker the connectorx select list returns for a zero (or partly zero) DATE/DATETIME/TIMESTAMP value.
 ZERO_DATE_SENTINEL = -(1 << 62)
@@ -65,6 +66,10 @@ UTF8_MAX_BYTES: dict[str, int] = {
     "keybcs2": 3, "macce": 3, "macroman": 3, "geostd8": 3, "tis620": 3,
     "big5": 3, "gbk": 3, "gb2312": 3, "sjis": 3, "cp932": 3, "ujis": 3, "eucjpms": 3, "euckr": 3,
 }
+
+
+#: MySQL integer types (``information_schema.COLUMNS.DATA_TYPE``): ordered, exact, usable as a key range.
+INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 
 
 @dataclass(frozen=True)
@@ -331,8 +336,6 @@ def select_expression(col: Column, reader: ReaderKind, *, native_dates: bool = F
     cheaper for the server (no per-row date arithmetic), and connectorx panics on the first zero date
     instead of misreading it, so the caller can re-read with the rewritten list.
     """
-    from extractor.mysql import quote_ident  # here, not at import time: mysql.py imports this module
-
     q = quote_ident(col.name)
     kind = col.kind
     expr = q

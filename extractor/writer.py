@@ -18,7 +18,7 @@ from extractor import scratch
 from extractor import types as _types
 from extractor.errors import DataError, LakeError
 from extractor.lake import Storage, TableLayout, batch_id
-from extractor.lake_faults import read_with_retries
+from extractor.lake.faults import read_with_retries
 from extractor.state import PendingFile, decode_value, encode_value
 
 CHECKPOINT_KEY = b"extractor.checkpoint"

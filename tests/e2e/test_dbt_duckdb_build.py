@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from _dbt_lake import run_id_at, ts, write_batch  # tests/e2e is on sys.path (rootdir imports)
 
-from extractor import dbt
+from extractor import dbt, warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -151,7 +151,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert run_dbt(ROOT, profiles, lake, tmp) == 0, "dbt build (round 1) failed"
     state["round1"] = snapshot_counts(wh)
     state["round1_orders"] = wh.dicts("select order_id, customer_sk from main_marts.fct_orders")
-    state["round1_ack"] = dbt.acknowledged_batches(
+    state["round1_ack"] = warehouse.acknowledged_batches(
         {"type": "duckdb", "path": str(wh.path)}, "main_landing", list(ROUND_1), pipeline="sales")
 
     assert run_dbt(ROOT, profiles, lake, tmp) == 0, "dbt build (round 1 again) failed"
@@ -219,7 +219,7 @@ def test_landing_keeps_every_landed_row_once(built: dict[str, Any]) -> None:
 def test_acknowledged_batches_are_the_landed_batch_ids(built: dict[str, Any]) -> None:
     assert built["round1_ack"] == {t: {f"{R1}-00001"} for t in ROUND_1}
     wh = built["warehouse"]
-    after = dbt.acknowledged_batches({"type": "duckdb", "path": str(wh.path)}, "main_landing",
+    after = warehouse.acknowledged_batches({"type": "duckdb", "path": str(wh.path)}, "main_landing",
                                      ["customers", "missing_table"], pipeline="sales")
     assert after == {"customers": {f"{R1}-00001", f"{R2}-00001", f"{R2}-00002"}, "missing_table": set()}
 

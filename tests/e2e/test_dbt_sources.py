@@ -8,7 +8,7 @@ import pytest
 import yaml
 from _dbt_lake import SCHEMAS  # tests/e2e is on sys.path (rootdir imports)
 
-from extractor import dbt
+from extractor import dbt, warehouse
 from extractor.errors import WarehouseError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,11 +85,11 @@ def test_pipeline_over_several_databases_is_refused() -> None:
 
 
 def test_acknowledged_batches_of_a_missing_warehouse_are_empty(tmp_path: Path) -> None:
-    got = dbt.acknowledged_batches({"type": "duckdb", "path": str(tmp_path / "none.duckdb")}, "main_landing",
+    got = warehouse.acknowledged_batches({"type": "duckdb", "path": str(tmp_path / "none.duckdb")}, "main_landing",
                                    ["orders"], pipeline="sales")
     assert got == {"orders": set()}
 
 
 def test_unknown_warehouse_type_is_a_warehouse_error() -> None:
     with pytest.raises(WarehouseError, match="unknown warehouse type"):
-        dbt.acknowledged_batches({"type": "oracle"}, "s", ["t"])
+        warehouse.acknowledged_batches({"type": "oracle"}, "s", ["t"])

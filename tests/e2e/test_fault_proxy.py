@@ -23,7 +23,7 @@ from _faultproxy import FaultProxy
 
 from extractor import retry
 from extractor.config import load_project
-from extractor.pipeline import SyncOptions, sync_pipeline
+from extractor.sync import SyncOptions, sync_pipeline
 
 SEED = 21
 RATE = 0.15  # of the connections to each server: dropped, delayed or cut mid-stream

@@ -26,7 +26,7 @@ from _e2e_support import TABLES, Stack, assert_lake_matches_source, make_config
 from extractor import reader as reader_module
 from extractor import retry
 from extractor.config import load_project
-from extractor.pipeline import SyncOptions, sync_pipeline
+from extractor.sync import SyncOptions, sync_pipeline
 
 ORDERS = 3_000  # order_items: 7,500 rows → 2 files of 6,000 rows max, pages of 2,000
 SIZES = {"batch_rows": 2000, "file_max_rows": 6000}

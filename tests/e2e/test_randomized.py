@@ -241,7 +241,7 @@ def test_verify_detects_a_lost_and_a_changed_row(stack: Stack) -> None:
     assert not report.ok
     assert "key (5) differs between MySQL and the lake" in report.text()
     assert "key (999999) missing in the lake" in report.text()
-    from extractor.verify import verify_command
+    from extractor.cli.verify import verify_command
 
     lines: list[str] = []
     assert verify_command(stack.config, "test", "sales", ["orders"], False, echo=lines.append) == 7
@@ -285,7 +285,7 @@ def test_lag_zero_loses_no_update_at_any_cursor_precision_while_syncs_run(
     verify must find every row due equal to MySQL; DATE rows written today are in flight until tomorrow.
     """
     from extractor.config import load_project
-    from extractor.pipeline import SyncOptions, sync_pipeline
+    from extractor.sync import SyncOptions, sync_pipeline
     from extractor.verify import verify_pipeline
 
     seed = SEED

@@ -11,8 +11,8 @@ from typing import Any
 
 from extractor.config import load_project
 from extractor.lake import TableLayout, open_lake
-from extractor.pipeline import RunReport, SyncOptions, sync_pipeline
 from extractor.state import LockInfo, Watermark, WatermarkStore
+from extractor.sync import RunReport, SyncOptions, sync_pipeline
 
 PIPELINE = """
 pipeline: {{name: night, source: sales_mysql, target_schema: night_raw, lake: "{lake}"}}

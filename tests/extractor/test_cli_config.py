@@ -58,7 +58,7 @@ def test_start_up_skips_the_pydantic_plugin_scan_unless_asked_for():
 
 def test_the_cli_starts_without_the_extraction_stack():
     """`--help`, `version` and the config commands do not pay for pyarrow, pymysql and the pipeline."""
-    probe = "import sys, extractor.cli; print(sorted(m for m in ('pyarrow', 'pymysql', 'extractor.pipeline') if m in sys.modules))"
+    probe = "import sys, extractor.cli; print(sorted(m for m in ('pyarrow', 'pymysql', 'extractor.sync') if m in sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from extractor import cli
+from extractor.cli import extract as cli
 
 
 def test_a_dry_run_totals_the_rows_it_would_read(workspace):

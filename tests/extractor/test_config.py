@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from extractor import mysql
 from extractor.config import (
     Pipeline,
     SourceConnection,
@@ -535,7 +536,7 @@ def test_password_never_appears_in_repr_dump_redacted_or_errors(make_config, mon
     for text in (repr(project), repr(src), str(src.model_dump()), str(src.redacted()), str(project)):
         assert "s3cr3t-value" not in text
     assert src.redacted()["password"] == "***"
-    assert "s3cr3t-value" in src.uri()  # only for connectorx
+    assert "s3cr3t-value" in mysql.connection_uri(src)  # only for connectorx
 
     monkeypatch.setenv("T_PORT", "s3cr3t-value")  # a secret pasted into the wrong variable
     assert "s3cr3t-value" in load_error(make_config())  # non-secret fields show their value…
@@ -546,7 +547,7 @@ def test_password_never_appears_in_repr_dump_redacted_or_errors(make_config, mon
 
 def test_source_uri_quotes_credentials():
     src = SourceConnection(name="s", host="h", username="u@x", password="p:/@", database="d")
-    assert src.uri() == "mysql://u%40x:p%3A%2F%40@h:3306/d"
+    assert mysql.connection_uri(src) == "mysql://u%40x:p%3A%2F%40@h:3306/d"
 
 
 # ------------------------------------------------------------------------------------------------- ad hoc

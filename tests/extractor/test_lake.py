@@ -207,7 +207,7 @@ def test_local_publish_from_another_filesystem_copies(tmp_path: Path, monkeypatc
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real_replace(src, dst)
 
-    monkeypatch.setattr("extractor.lake.os.replace", across_filesystems)
+    monkeypatch.setattr("extractor.lake.local.os.replace", across_filesystems)
     assert lake.publish_file(staged, "data/f.bin") == 3
     assert moves[0] == staged and len(moves) == 2  # then a copy to a temp name, renamed into place
     assert not staged.exists() and (tmp_path / "lake" / "data" / "f.bin").read_bytes() == b"abc"
@@ -315,7 +315,7 @@ def test_unreachable_endpoint_is_one_line_without_secrets(monkeypatch: pytest.Mo
 def test_access_denied_mentions_credentials(s3_bucket: str, s3_server) -> None:  # noqa: ANN001
     from botocore.exceptions import ClientError
 
-    from extractor.lake import _s3_error
+    from extractor.lake.s3 import _s3_error
 
     exc = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject")
     err = _s3_error(exc, "write", "s3://b/k", "b", s3_server.url)

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from extractor import mysql
 from extractor.discovery import choose_cursor, facts_from_table
 from extractor.errors import ConfigError, SourceError
+from extractor.quoting import quote_ident
 
 
 def source_for(db, password: str | None = None) -> Source:
@@ -76,7 +77,7 @@ def test_unreachable_server_names_host_and_port():
 
 @pytest.mark.parametrize("name", ["orders", "Order_Items", "t$1", "x" * 64, "2024_sales"])
 def test_quote_ident_accepts_plain_identifiers(name):
-    assert mysql.quote_ident(name) == f"`{name}`"
+    assert quote_ident(name) == f"`{name}`"
 
 
 @pytest.mark.parametrize(("name", "quoted"), [
@@ -84,13 +85,13 @@ def test_quote_ident_accepts_plain_identifiers(name):
     ("a.b", "`a.b`"), ("order-lines", "`order-lines`"),
 ])
 def test_quote_ident_quotes_any_mysql_name_safely(name, quoted):
-    assert mysql.quote_ident(name) == quoted
+    assert quote_ident(name) == quoted
 
 
 @pytest.mark.parametrize("name", ["", "x" * 65, "trailing ", "a\x00b", "new\nline", None])
 def test_quote_ident_refuses_what_mysql_refuses(name):
     with pytest.raises(SourceError):
-        mysql.quote_ident(name)
+        quote_ident(name)
 
 
 @pytest.fixture

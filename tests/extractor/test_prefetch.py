@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from extractor.prefetch import prefetch
+from extractor.sync.prefetch import prefetch
 
 
 def test_items_arrive_in_order_and_complete():

@@ -491,19 +491,6 @@ def test_placeholders_must_match_params():
         _bind_literals("a LIKE 'x%'", [])
 
 
-# ---- streaming ------------------------------------------------------------------------------------------
-
-
-def test_pymysql_streams_batches(every_type):
-    db, info = every_type
-    rdr = PymysqlReader(source_for(db))
-    batches = list(rdr.iter_batches(info.columns, f"FROM `{db.database}`.`every_type` ORDER BY `id`", [], 2))
-    assert [b.table.num_rows for b in batches] == [2, 2, 1]
-    assert pa.concat_tables(b.table for b in batches).column("id").to_pylist() == [1, 2, 3, 4, 5]
-    assert sum(b.zero_dates.get("c_date", 0) for b in batches) == 2
-    rdr.close()
-
-
 @pytest.fixture
 def server_time_zone(mysql_db):
     """Set the server's default time zone for new sessions (needs SUPER); restored afterwards."""

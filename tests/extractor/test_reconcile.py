@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from test_lake import make_storage
 
-from extractor import reconcile
 from extractor.lake import Storage, TableLayout
+from extractor.sync import reconcile
 from extractor.writer import FileWriter
 
 LAYOUT = TableLayout("shop", "shopdb", "sales", "orders")

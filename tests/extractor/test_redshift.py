@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from extractor import config, dbt, redshift
+from extractor import config, dbt, redshift, warehouse
 from extractor.errors import WarehouseError
 from extractor.lake import TableLayout, open_lake
 from extractor.state import WatermarkStore
@@ -93,7 +93,7 @@ def test_dbt_gets_the_connections_yml_target_as_its_profile_env_and_iam_role(not
     assert env["REDSHIFT_SCHEMA"] == "prod" and env["REDSHIFT_IAM_ROLE"] == "arn:aws:iam::1:role/copy"
     variables = dbt.build_vars(project, pipeline)
     assert variables["redshift_iam_role"] == "arn:aws:iam::1:role/copy"
-    assert dbt.redshift_schema(project.target("warehouse_rs")) == "prod"  # what the acknowledgement reads
+    assert warehouse.redshift_schema(project.target("warehouse_rs")) == "prod"  # what the acknowledgement reads
 
 
 def test_an_empty_iam_role_stops_extractor_run_before_dbt_with_one_line(notes):  # noqa: ANN001

@@ -25,7 +25,6 @@ from extractor.state import (
     break_lock,
     decode_value,
     encode_value,
-    list_watermarks,
     read_lock,
 )
 
@@ -144,16 +143,6 @@ def test_corrupt_watermark_names_the_key_and_the_reset_command(storage: Storage)
     storage.put_bytes(LAYOUT.state_key, b'{"table": "orders", "pipeline": "p", "strategy": "nope"}')
     with pytest.raises(StateError, match="strategy"):
         WatermarkStore(storage, LAYOUT).load()
-
-
-def test_list_watermarks_reports_corrupt_ones_without_failing(storage: Storage) -> None:
-    WatermarkStore(storage, LAYOUT).save(_watermark(), None)
-    storage.put_bytes("state/shop/shopdb/sales/broken.json", b"not json")
-    storage.put_bytes(LAYOUT.lock_key, b"{}")
-    entries = list_watermarks(storage)
-    assert [e.key for e in entries] == ["state/shop/shopdb/sales/broken.json", LAYOUT.state_key]
-    assert entries[0].watermark is None and "watermark reset" in entries[0].error
-    assert entries[1].watermark.table == "orders"
 
 
 # ----------------------------------------------------------------------------------------------- lock

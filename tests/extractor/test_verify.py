@@ -78,8 +78,8 @@ def test_a_table_no_run_committed_is_not_reported_ok(workspace):
     _things(workspace)
     workspace.db.execute("UPDATE things SET updated_at = NULL WHERE k = 3")
     _pipeline(workspace, strategy="hybrid", policy="fail")
-    assert workspace.cli("sync", "-p", "keys").exit_code == 3
-    assert workspace.cli("sync", "-p", "keys").exit_code == 3
+    assert workspace.cli("sync", "-p", "keys").exit_code == 8  # a data error
+    assert workspace.cli("sync", "-p", "keys").exit_code == 8
 
     result = _verify(workspace, "--json")
     assert result.exit_code == 7, result.output
@@ -139,7 +139,7 @@ def test_binary_keys_that_are_not_utf8_are_shown_as_hex(workspace):
 
 
 def test_keys_are_formatted_only_for_the_differences_reported(workspace, monkeypatch):
-    import extractor.verify
+    import extractor.verify.report
 
     def fail(*_args: object) -> str:
         raise AssertionError("a key was formatted for a message nobody sees")
@@ -147,7 +147,7 @@ def test_keys_are_formatted_only_for_the_differences_reported(workspace, monkeyp
     _things(workspace, "VARBINARY(4)", "(X'FF', 'a'), (X'41', 'b')")
     _pipeline(workspace)
     assert workspace.cli("sync", "-p", "keys").exit_code == 0
-    monkeypatch.setattr(extractor.verify, "_show_key", fail)
+    monkeypatch.setattr(extractor.verify.report, "_show_key", fail)
     result = _verify(workspace)
     assert result.exit_code == 0, result.output
 

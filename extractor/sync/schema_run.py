@@ -14,9 +14,11 @@ from typing import Any
 from extractor import mysql
 from extractor.config import Pipeline, TableConfig
 from extractor.lake import Storage, TableLayout
+from extractor.quoting import quote_ident
 from extractor.schema_change import classify
 from extractor.schema_versions import SchemaStore, Tracked, added_with_values, fingerprint, stale_rows_query, track
 from extractor.state import SnapshotProgress, Watermark
+from extractor.strategies import uses_cursor
 from extractor.types import Column
 
 
@@ -33,7 +35,7 @@ def apply(conn: Any, storage: Storage, layout: TableLayout, wm: Watermark, pipel
     tracked = track(storage, layout, columns, run_id=run_id, pipeline=pipeline.name, table=table.name,
                     source_table=table.source_table, accept="full-refresh" if full_refresh else None,
                     previous_fingerprint=wm.schema_fingerprint, adhoc_sync=adhoc_sync)
-    table_sql = f"{mysql.quote_ident(table.source_db)}.{mysql.quote_ident(table.source_name)}"
+    table_sql = f"{quote_ident(table.source_db)}.{quote_ident(table.source_name)}"
     notes = [c.describe() for c in tracked.changes]
     if tracked.new_version and tracked.changes:
         notes.append(f"files from this run on are schema version {tracked.version.version}")
@@ -67,13 +69,13 @@ def _has_stale_rows(conn: Any, wm: Watermark, strategy: str, cursor: str | None,
         order = [cursor, *ids] if cursor else list(ids)
     if not position:
         return False
-    sql, params = stale_rows_query(table_sql, filled, [mysql.quote_ident(c or "") for c in order], position)
+    sql, params = stale_rows_query(table_sql, filled, [quote_ident(c or "") for c in order], position)
     return mysql.fetchone(conn, sql, params) is not None
 
 
 def _reread(wm: Watermark, strategy: str) -> None:
     """Start the table's snapshot again (cursor tables) or its key range from the start (``id``)."""
-    if strategy in ("hybrid", "timestamp"):
+    if uses_cursor(strategy):
         wm.phase = "snapshot"
         wm.snapshot = SnapshotProgress()
     else:

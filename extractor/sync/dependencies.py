@@ -45,7 +45,7 @@ def wait_for_dependencies(storage: Storage, pipeline: Pipeline, table: TableConf
         if name in extracted_here:
             continue
         dep = pipeline.tables[name]
-        layout = TableLayout(pipeline.source, dep.source_db, pipeline.target_schema, dep.target)
+        layout = TableLayout.of(pipeline, dep)
         while True:
             lock = read_lock(storage, layout)
             if lock is not None:
