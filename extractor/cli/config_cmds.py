@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from extractor.cli.common import ConfigDirOption, EnvOption, JsonOption, emit, open_project, text_columns
-from extractor.errors import ConfigError, WarehouseError
+from extractor.errors import ConfigError
 
 config_app = typer.Typer(help="Inspect and validate pipeline configuration.", no_args_is_help=True)
 
@@ -91,7 +91,7 @@ def validate(
         if p.target and project.target(p.target).type == "redshift":
             try:
                 models = dbt.project_dir_for(project.config_dir) / "dbt_project" / "models"
-            except WarehouseError:
+            except ConfigError:  # outside a dbt project there are no generated sources to check
                 continue
             warnings = redshift.oversize_warnings(p, dbt.read_source_columns(dbt.sources_file(p, models)))
             if warnings:

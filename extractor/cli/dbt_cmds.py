@@ -28,8 +28,7 @@ dbt_app = typer.Typer(help="dbt helpers: generate sources from the pipeline YAML
 def dbt_scaffold(
     pipeline: PipelineOption = None,
     force: Annotated[bool, typer.Option("--force", help="Also overwrite generated files edited by hand.")] = False,
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: the current "
-                                                     "directory, else beside config).")] = None,
+    project_dir: ProjectDirOption = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None,
 ) -> None:
     """Write the pipeline's landing, staging and (dimensions) SCD2 history models and their tests."""
@@ -38,7 +37,7 @@ def dbt_scaffold(
 
     project = open_project(config_dir, env)
     chosen = pick_pipeline(project, pipeline)
-    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    workdir = dbt.project_dir_for(project.config_dir, project_dir)
     sources = dbt.write_sources(chosen, gen.model_paths(workdir), dbt.discover_columns(project, chosen))
     done = gen.scaffold(chosen, workdir, force=force)
     for path in done.written:
@@ -86,8 +85,7 @@ def acknowledge(
 def dbt_build(
     pipeline: PipelineOption = None,
     select: Annotated[str | None, typer.Option("--select", help="dbt node selection (default: everything).")] = None,
-    project_dir: Annotated[Path | None, typer.Option("--project-dir", help="dbt project (default: beside config).")]
-    = None,
+    project_dir: ProjectDirOption = None,
     config_dir: ConfigDirOption = None, env: EnvOption = None,
 ) -> None:
     """`dbt build` pointed at the pipeline's lake and target (no extract, no acknowledgement); dbt's exit code."""
@@ -95,7 +93,7 @@ def dbt_build(
 
     project = open_project(config_dir, env)
     chosen = pick_pipeline(project, pipeline)
-    workdir = project_dir or dbt.project_dir_for(project.config_dir)
+    workdir = dbt.project_dir_for(project.config_dir, project_dir)
     code = dbt.build(workdir, None, None, select=select.split() if select else None,
                      vars=dbt.build_vars(project, chosen), env=dbt.build_env(project, chosen))
     if code:
